@@ -1,0 +1,1 @@
+"""Atelier: the after-sales service of a watch workshop, as a REST API."""

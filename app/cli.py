@@ -1,0 +1,103 @@
+"""The ``atelier`` command: serve, migrate, and issue API keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import uuid
+from collections.abc import Sequence
+
+from app.domain.clock import utc_now
+from app.domain.errors import DomainError
+from app.domain.roles import KEY_ROLES, Role
+from app.settings import get_settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = get_settings()
+    if not args.no_migrate:
+        _migrate(args)
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers or settings.workers,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        proxy_headers=True,
+    )
+    return 0
+
+
+def _migrate(_args: argparse.Namespace) -> int:
+    from app.migrate import upgrade_to_head
+
+    upgrade_to_head(get_settings().database_url)
+    print("database at head", file=sys.stderr)
+    return 0
+
+
+async def _create_key(role: Role, name: str, partner_id: uuid.UUID | None) -> str:
+    from app.db import Database
+    from app.services import api_keys
+
+    db = Database.from_settings(get_settings())
+    try:
+        async with db.new_session(write=True) as session:
+            issued = await api_keys.issue(
+                session, name=name, role=role, partner_id=partner_id, created_by=None, now=utc_now()
+            )
+            await session.commit()
+            print(f"created {role.value} key {issued.record.id} ({name})", file=sys.stderr)
+            return issued.secret
+    finally:
+        await db.dispose()
+
+
+def _keys_create(args: argparse.Namespace) -> int:
+    try:
+        secret = asyncio.run(_create_key(Role(args.role), args.name, args.partner))
+    except DomainError as error:
+        print(f"error: {error.detail}", file=sys.stderr)
+        return 2
+    print("Store this key now: it is shown once.", file=sys.stderr)
+    print(secret)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="atelier", description="Atelier watch workshop API")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="apply migrations and serve the API")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int)
+    serve.add_argument("--no-migrate", action="store_true", help="do not migrate first")
+    serve.set_defaults(handler=_serve)
+
+    migrate = commands.add_parser("migrate", help="alembic upgrade head")
+    migrate.set_defaults(handler=_migrate)
+
+    keys = commands.add_parser("keys", help="manage API keys")
+    key_commands = keys.add_subparsers(dest="key_command", required=True)
+    create = key_commands.add_parser("create", help="issue a key; printed alone on the last line")
+    create.add_argument("--role", required=True, choices=sorted(r.value for r in KEY_ROLES))
+    create.add_argument("--name", required=True)
+    create.add_argument("--partner", type=uuid.UUID, help="partner id (partner keys only)")
+    create.set_defaults(handler=_keys_create)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.handler(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

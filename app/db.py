@@ -1,0 +1,120 @@
+"""Engine and session plumbing: the request-scoped unit of work commits or rolls back.
+
+SQLite is the embedded default (a WAL-mode file, foreign keys on). Write transactions on SQLite start
+with ``BEGIN IMMEDIATE`` so two writers never deadlock on a lock upgrade, and an in-process lock
+queues writers in the event loop instead of in SQLite's busy handler. PostgreSQL relies on row locks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.settings import Settings
+
+_BEGIN_OPTION = "atelier_sqlite_begin"
+
+
+def async_database_url(url: str) -> str:
+    """Normalise a URL to its asyncio driver (``sqlite://`` → ``sqlite+aiosqlite://``)."""
+    parsed = make_url(url)
+    if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    elif parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def sync_database_url(url: str) -> str:
+    """The blocking-driver twin of a URL, for Alembic and the command line."""
+    parsed = make_url(async_database_url(url))
+    if parsed.drivername == "sqlite+aiosqlite":
+        parsed = parsed.set(drivername="sqlite+pysqlite")
+    return parsed.render_as_string(hide_password=False)
+
+
+def ensure_sqlite_directory(url: str) -> None:
+    """Create the folder of a SQLite file so a fresh checkout runs without set-up."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def configure_sqlite_connection(dbapi_connection: Any, busy_timeout_seconds: float) -> None:
+    """Pragmas every SQLite connection needs; autocommit mode so we emit BEGIN ourselves."""
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_seconds * 1000)}")
+    cursor.close()
+
+
+def create_engine_for(settings: Settings) -> AsyncEngine:
+    """Build the async engine for the configured database."""
+    url = async_database_url(settings.database_url)
+    ensure_sqlite_directory(url)
+    if make_url(url).get_backend_name() == "sqlite":
+        engine = create_async_engine(url, pool_size=settings.database_pool_size, max_overflow=0)
+        timeout = settings.sqlite_busy_timeout_seconds
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+            configure_sqlite_connection(dbapi_connection, timeout)
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _on_begin(connection: Any) -> None:
+            mode = connection.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
+            connection.exec_driver_sql(f"BEGIN {mode}")
+
+        return engine
+    return create_async_engine(
+        url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+    )
+
+
+@dataclass
+class Database:
+    """The engine and the way sessions are opened for reads and writes."""
+
+    engine: AsyncEngine
+    is_sqlite: bool
+    _write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        engine = create_engine_for(settings)
+        return cls(engine=engine, is_sqlite=engine.dialect.name == "sqlite")
+
+    def new_session(self, *, write: bool) -> AsyncSession:
+        bind = self.engine
+        if self.is_sqlite and write:
+            bind = self.engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+        return AsyncSession(bind, expire_on_commit=False, autoflush=False)
+
+    @asynccontextmanager
+    async def writer_slot(self) -> AsyncIterator[None]:
+        """Serialise writers in-process on SQLite, where only one may hold the file lock."""
+        if not self.is_sqlite:
+            yield
+            return
+        async with self._write_lock:
+            yield
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,130 @@
+"""FastAPI dependencies: the session, the caller, role checks and preconditions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.domain.actors import Actor
+from app.domain.clock import Clock
+from app.domain.roles import Role
+from app.errors import ApiError, forbidden, precondition_required, unauthenticated
+from app.routing import runtime_of, session_of
+from app.runtime import Runtime
+from app.settings import Settings
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="An Atelier API key: `Authorization: Bearer atl_…`",
+)
+
+
+def get_session(request: Request) -> AsyncSession:
+    return session_of(request)
+
+
+def get_runtime(request: Request) -> Runtime:
+    return runtime_of(request)
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return runtime_of(request).settings
+
+
+def get_clock(request: Request) -> Clock:
+    return runtime_of(request).clock
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+
+
+async def current_actor(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Actor:
+    if credentials is None or not credentials.credentials:
+        raise unauthenticated()
+    actor = await runtime_of(request).authenticator.authenticate(
+        session_of(request), credentials.credentials.strip()
+    )
+    if actor is None:
+        raise unauthenticated("The API key is unknown or has been revoked.")
+    request.state.actor = actor
+    return actor
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+def require_roles(*roles: Role) -> Callable[[Actor], Coroutine[Any, Any, Actor]]:
+    """A dependency that lets through only the given roles (403 for the others)."""
+    allowed = frozenset(roles)
+
+    async def check(actor: CurrentActor) -> Actor:
+        if actor.role not in allowed:
+            names = ", ".join(sorted(r.value for r in allowed))
+            raise forbidden(f"This operation needs one of the roles: {names}.")
+        return actor
+
+    return check
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """The version an ``If-Match`` header names (``"3"`` or ``W/"3"``); None when absent."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.startswith("W/"):
+        text = text[2:]
+    text = text.strip('"')
+    if not text.isdigit() or len(text) > 18:
+        raise ApiError(
+            412, "version-mismatch", "The resource has changed since you read it",
+            "If-Match must carry the ETag you read, e.g. \"3\".",
+        )  # fmt: skip
+    return int(text)
+
+
+async def if_match_optional(
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description='The ETag you read (e.g. "3"); a stale one gets 412.',
+            max_length=40,
+        ),
+    ] = None,
+) -> int | None:
+    return parse_if_match(if_match)
+
+
+async def if_match_required(
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description='Required: the ETag you read (e.g. "3"). Missing → 428, stale → 412.',
+            max_length=40,
+        ),
+    ] = None,
+) -> int:
+    version = parse_if_match(if_match)
+    if version is None:
+        raise precondition_required()
+    return version
+
+
+IfMatchOptional = Annotated[int | None, Depends(if_match_optional)]
+IfMatchRequired = Annotated[int, Depends(if_match_required)]
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'

@@ -1,0 +1,1 @@
+"""Atelier's pure domain: standard library only, no web framework, no ORM."""

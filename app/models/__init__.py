@@ -1,0 +1,12 @@
+"""SQLModel tables. Importing this package registers every table on the shared metadata."""
+
+from app.models.api_keys import ApiKey
+from app.models.base import SQLModel
+from app.models.customers import Customer
+from app.models.idempotency import IdempotencyRecord
+from app.models.partners import Partner
+from app.models.watches import Watch
+
+metadata = SQLModel.metadata
+
+__all__ = ["ApiKey", "Customer", "IdempotencyRecord", "Partner", "Watch", "metadata"]

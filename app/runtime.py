@@ -1,0 +1,27 @@
+"""What one running application holds: settings, database, authenticator, clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.db import Database
+from app.domain.clock import Clock, utc_now
+from app.security import ApiKeyAuthenticator
+from app.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    authenticator: ApiKeyAuthenticator
+    clock: Clock = utc_now
+
+    @classmethod
+    def from_settings(cls, settings: Settings, clock: Clock = utc_now) -> Runtime:
+        return cls(
+            settings=settings,
+            db=Database.from_settings(settings),
+            authenticator=ApiKeyAuthenticator(ttl_seconds=settings.api_key_cache_seconds),
+            clock=clock,
+        )

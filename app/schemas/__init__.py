@@ -1,0 +1,1 @@
+"""API request and response models (``XCreate`` / ``XUpdate`` / ``XRead``)."""

@@ -1,0 +1,55 @@
+"""Building blocks shared by every API model."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+
+class ApiModel(BaseModel):
+    """Base of request models: unknown fields are refused, never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReadModel(BaseModel):
+    """Base of response models, built from table rows."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Language(StrEnum):
+    FR = "fr"
+    EN = "en"
+
+
+# Text must not carry NUL (PostgreSQL refuses it); required text must not be blank.
+_NO_NUL = r"^[^\x00]*$"
+_NOT_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
+
+
+# Use as ``Annotated[str, NotBlank, Field(max_length=200)]``.
+NotBlank = StringConstraints(min_length=1, pattern=_NOT_BLANK)
+NoNul = StringConstraints(pattern=_NO_NUL)
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("a timezone offset is required (e.g. 2026-11-23T10:15:00Z)")
+    return value
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+
+Email = Annotated[
+    str,
+    StringConstraints(max_length=254, pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$"),
+]
+Phone = Annotated[str, StringConstraints(max_length=40, pattern=r"^\+?[0-9][0-9 .()\-]{2,38}$")]
+
+Limit = Annotated[int, Field(ge=1, le=200, description="Page size (default 50, max 200)")]
+CursorParam = Annotated[str, StringConstraints(max_length=512)]
+SearchText = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_NO_NUL)]

@@ -1,0 +1,1 @@
+"""Use cases: load → let the domain decide → persist (flush, never commit)."""

@@ -1,0 +1,63 @@
+"""Configuration, read from the environment with the ``ATELIER_`` prefix."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; defaults run a workshop on an embedded SQLite file."""
+
+    model_config = SettingsConfigDict(env_prefix="ATELIER_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./var/atelier.db"
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    # Seconds a SQLite connection waits for the write lock before the request gets a 503.
+    sqlite_busy_timeout_seconds: float = Field(default=5.0, gt=0)
+
+    environment: Literal["development", "production", "test"] = "development"
+    log_format: Literal["json", "text"] = "json"
+    log_level: str = "INFO"
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = Field(default=1, ge=1, le=64)
+
+    # Security
+    api_key_cache_seconds: float = Field(default=5.0, ge=0, le=60)
+    max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    cors_allow_origins: list[str] = Field(default_factory=list)
+
+    # Workshop identity (printed on receipts, quotes and invoices)
+    workshop_name: str = "Atelier horloger"
+    workshop_address: str = "1 rue de l'Horloge, 75001 Paris, France"
+    workshop_phone: str = ""
+    workshop_email: str = ""
+    workshop_siret: str = ""
+    workshop_vat_number: str = ""
+    vat_regime: Literal["standard", "exempt"] = "standard"
+    currency: str = "EUR"
+    mediator_name: str = ""
+    mediator_contact: str = ""
+
+    # Business rules
+    quote_validity_days: int = Field(default=30, ge=1, le=365)
+    quote_review_threshold: Decimal = Field(default=Decimal("500.00"), ge=0)
+    four_eyes_qc: bool = False
+    unclaimed_delay_days: int = Field(default=365, ge=1)
+    idempotency_retention_hours: int = Field(default=24, ge=24)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,150 @@
+"""Operations endpoints, problem documents, authentication and API keys."""
+
+from __future__ import annotations
+
+import httpx
+
+from app.domain.roles import Role
+from tests.conftest import KeyFactory
+
+PROBLEM = "application/problem+json"
+
+
+async def test_healthz_answers_without_a_key(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_reports_database_and_migrations_at_head(client: httpx.AsyncClient) -> None:
+    response = await client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "database": "ok", "migrations": "at_head"}
+
+
+async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClient) -> None:
+    await client.get("/healthz")
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert 'atelier_http_requests_total{method="GET",route="/healthz",status="200"}' in response.text
+
+
+async def test_request_id_is_echoed_or_generated(client: httpx.AsyncClient) -> None:
+    echoed = await client.get("/healthz", headers={"X-Request-ID": "pos-42-abc"})
+    assert echoed.headers["x-request-id"] == "pos-42-abc"
+    generated = await client.get("/healthz")
+    assert len(generated.headers["x-request-id"]) == 32
+    unsafe = await client.get("/healthz", headers={"X-Request-ID": "bad id\twith spaces"})
+    assert unsafe.headers["x-request-id"] != "bad id\twith spaces"
+
+
+async def test_missing_key_is_a_401_problem(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/customers")
+    assert response.status_code == 401
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert body["type"] == "/problems/unauthenticated"
+    assert body["status"] == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_unknown_key_is_a_401_problem(client: httpx.AsyncClient) -> None:
+    response = await client.get(
+        "/v1/customers", headers={"Authorization": "Bearer atl_not-a-real-key"}
+    )
+    assert response.status_code == 401
+    assert "revoked" in response.json()["detail"]
+
+
+async def test_unknown_path_and_wrong_method_are_problems(client: httpx.AsyncClient) -> None:
+    missing = await client.get("/v1/nothing-here")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == PROBLEM
+    wrong_method = await client.delete("/healthz")
+    assert wrong_method.status_code == 405
+    assert wrong_method.headers["content-type"] == PROBLEM
+    assert "GET" in wrong_method.headers["allow"]
+
+
+async def test_admin_issues_a_key_shown_once_and_it_works(
+    client: httpx.AsyncClient, keys: KeyFactory
+) -> None:
+    admin = await keys.headers(Role.ADMIN)
+    created = await client.post(
+        "/v1/api-keys", json={"name": "Counter POS 1", "role": "counter"}, headers=admin
+    )
+    assert created.status_code == 201
+    body = created.json()
+    assert body["key"].startswith("atl_")
+    assert body["key_prefix"] == body["key"][:12]
+    assert created.headers["location"] == f"/v1/api-keys/{body['id']}"
+    listed = await client.get("/v1/api-keys", headers=admin)
+    assert all("key" not in item for item in listed.json()["items"])
+    assert body["id"] in [item["id"] for item in listed.json()["items"]]
+    counter = {"Authorization": f"Bearer {body['key']}"}
+    assert (await client.get("/v1/customers", headers=counter)).status_code == 200
+
+
+async def test_revoked_key_stops_working(client: httpx.AsyncClient, keys: KeyFactory) -> None:
+    admin = await keys.headers(Role.ADMIN)
+    created = (
+        await client.post("/v1/api-keys", json={"name": "tmp", "role": "counter"}, headers=admin)
+    ).json()
+    counter = {"Authorization": f"Bearer {created['key']}"}
+    assert (await client.get("/v1/customers", headers=counter)).status_code == 200
+    revoked = await client.post(f"/v1/api-keys/{created['id']}/revoke", headers=admin)
+    assert revoked.status_code == 200
+    assert revoked.json()["revoked_at"] is not None
+    assert (await client.get("/v1/customers", headers=counter)).status_code == 401
+    active = await client.get("/v1/api-keys", headers=admin)
+    assert created["id"] not in [item["id"] for item in active.json()["items"]]
+    everything = await client.get("/v1/api-keys?include_revoked=true", headers=admin)
+    assert created["id"] in [item["id"] for item in everything.json()["items"]]
+
+
+async def test_only_admins_manage_keys(client: httpx.AsyncClient, keys: KeyFactory) -> None:
+    manager = await keys.headers(Role.MANAGER)
+    response = await client.post(
+        "/v1/api-keys", json={"name": "x", "role": "admin"}, headers=manager
+    )
+    assert response.status_code == 403
+    assert response.headers["content-type"] == PROBLEM
+
+
+async def test_partner_key_requires_an_existing_partner(
+    client: httpx.AsyncClient, keys: KeyFactory
+) -> None:
+    admin = await keys.headers(Role.ADMIN)
+    without = await client.post(
+        "/v1/api-keys", json={"name": "b", "role": "partner"}, headers=admin
+    )
+    assert without.status_code == 422
+    assert without.json()["errors"][0]["pointer"] == "/partner_id"
+    partner_id = await keys.partner()
+    with_partner = await client.post(
+        "/v1/api-keys",
+        json={"name": "b", "role": "partner", "partner_id": str(partner_id)},
+        headers=admin,
+    )
+    assert with_partner.status_code == 201
+    assert with_partner.json()["partner_id"] == str(partner_id)
+
+
+async def test_key_roles_outside_the_list_are_refused(
+    client: httpx.AsyncClient, keys: KeyFactory
+) -> None:
+    admin = await keys.headers(Role.ADMIN)
+    response = await client.post(
+        "/v1/api-keys", json={"name": "x", "role": "customer"}, headers=admin
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["pointer"] == "/role"
+
+
+async def test_unknown_key_id_on_revoke_is_404(client: httpx.AsyncClient, keys: KeyFactory) -> None:
+    admin = await keys.headers(Role.ADMIN)
+    response = await client.post(
+        "/v1/api-keys/00000000-0000-4000-8000-000000000000/revoke", headers=admin
+    )
+    assert response.status_code == 404
+    assert response.json()["type"] == "/problems/not-found"

@@ -1,0 +1,178 @@
+"""Test fixtures: a database built by ``alembic upgrade head``, cleaned after every test.
+
+The suite runs on SQLite by default and on PostgreSQL when ``ATELIER_TEST_DATABASE_URL`` points
+at one. Each test starts from the freshly migrated state (seed data included): after a test, every
+table is emptied and the rows the migrations seeded are put back.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.engine import Engine, make_url
+
+from app.db import sync_database_url
+from app.domain.roles import Role
+from app.main import create_app
+from app.migrate import upgrade_to_head
+from app.models import Partner, metadata
+from app.services import api_keys as api_key_service
+from app.settings import Settings
+
+
+class TestClock:
+    """The application's clock in tests: real time unless a test pins or moves it."""
+
+    __test__ = False
+
+    def __init__(self) -> None:
+        self._pinned: datetime | None = None
+
+    def __call__(self) -> datetime:
+        return self._pinned if self._pinned is not None else datetime.now(UTC)
+
+    def pin(self, moment: datetime) -> None:
+        self._pinned = moment
+
+    def advance(self, delta: timedelta) -> None:
+        self._pinned = self() + delta
+
+    def release(self) -> None:
+        self._pinned = None
+
+
+def _database_url(tmp_dir: Path) -> str:
+    configured = os.environ.get("ATELIER_TEST_DATABASE_URL")
+    if configured:
+        return configured
+    return f"sqlite+aiosqlite:///{tmp_dir / 'atelier-test.db'}"
+
+
+def _reset_schema(engine: Engine) -> None:
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return _database_url(tmp_path_factory.mktemp("db"))
+
+
+@pytest.fixture(scope="session")
+def sync_engine(database_url: str) -> Iterator[Engine]:
+    engine = create_engine(sync_database_url(database_url))
+    _reset_schema(engine)
+    upgrade_to_head(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def seeded_rows(sync_engine: Engine) -> dict[str, list[dict[str, Any]]]:
+    """What the migrations left in each table: the state every test starts from."""
+    with sync_engine.connect() as connection:
+        return {
+            table.name: [dict(row._mapping) for row in connection.execute(table.select())]
+            for table in metadata.sorted_tables
+        }
+
+
+def restore_seeded_state(engine: Engine, seeded: dict[str, list[dict[str, Any]]]) -> None:
+    with engine.begin() as connection:
+        for table in reversed(metadata.sorted_tables):
+            connection.execute(table.delete())
+        for table in metadata.sorted_tables:
+            if seeded.get(table.name):
+                connection.execute(insert(table), seeded[table.name])
+
+
+@pytest.fixture(scope="session")
+def clock() -> TestClock:
+    return TestClock()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, sync_engine: Engine) -> Settings:
+    return Settings(
+        database_url=database_url,
+        environment="test",
+        log_format="text",
+        log_level="WARNING",
+        max_request_bytes=65_536,
+    )
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, clock: TestClock) -> Any:
+    return create_app(settings, clock=clock)
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(
+    request: pytest.FixtureRequest, clock: TestClock
+) -> Iterator[None]:
+    yield
+    clock.release()
+    if "sync_engine" in request.fixturenames:
+        restore_seeded_state(
+            request.getfixturevalue("sync_engine"), request.getfixturevalue("seeded_rows")
+        )
+
+
+@pytest.fixture
+async def client(app: Any, sync_engine: Engine, seeded_rows: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+class KeyFactory:
+    """Issues real API keys through the service, returning ready-to-use headers."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def headers(
+        self, role: Role | str, *, name: str | None = None, partner_id: uuid.UUID | None = None
+    ) -> dict[str, str]:
+        role = Role(role)
+        db = self.app.state.runtime.db
+        async with db.new_session(write=True) as session:
+            issued = await api_key_service.issue(
+                session,
+                name=name or f"{role.value} test key",
+                role=role,
+                partner_id=partner_id,
+                created_by=None,
+                now=datetime.now(UTC),
+            )
+            await session.commit()
+        return {"Authorization": f"Bearer {issued.secret}"}
+
+    async def partner(self, name: str = "Boutique du Port") -> uuid.UUID:
+        """Create a partner boutique directly, returning its id."""
+        db = self.app.state.runtime.db
+        async with db.new_session(write=True) as session:
+            partner = Partner(name=name)
+            session.add(partner)
+            await session.commit()
+            return partner.id
+
+
+@pytest.fixture
+def keys(app: Any, sync_engine: Engine) -> KeyFactory:
+    return KeyFactory(app)
+
+
+def is_postgresql(url: str) -> bool:
+    return make_url(url).get_backend_name() == "postgresql"
