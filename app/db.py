@@ -1,8 +1,9 @@
 """Engine and session plumbing: the request-scoped unit of work commits or rolls back.
 
-SQLite is the embedded default (a WAL-mode file, foreign keys on). Write transactions on SQLite start
-with ``BEGIN IMMEDIATE`` so two writers never deadlock on a lock upgrade, and an in-process lock
-queues writers in the event loop instead of in SQLite's busy handler. PostgreSQL relies on row locks.
+SQLite is the embedded default (a WAL-mode file, foreign keys on). Write transactions on SQLite
+start with ``BEGIN IMMEDIATE`` so two writers never deadlock on a lock upgrade, and an in-process
+lock queues writers in the event loop instead of in SQLite's busy handler. PostgreSQL relies on
+row locks.
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ def create_engine_for(settings: Settings) -> AsyncEngine:
     url = async_database_url(settings.database_url)
     ensure_sqlite_directory(url)
     if make_url(url).get_backend_name() == "sqlite":
-        engine = create_async_engine(url, pool_size=settings.database_pool_size, max_overflow=0)
+        in_memory = make_url(url).database in (None, "", ":memory:")
+        pool_options = {} if in_memory else {"pool_size": settings.database_pool_size}
+        engine = create_async_engine(url, **pool_options)
         timeout = settings.sqlite_busy_timeout_seconds
 
         @event.listens_for(engine.sync_engine, "connect")

@@ -93,37 +93,23 @@ def parse_if_match(value: str | None) -> int | None:
     return int(text)
 
 
-async def if_match_optional(
-    if_match: Annotated[
-        str | None,
-        Header(
-            alias="If-Match",
-            description='The ETag you read (e.g. "3"); a stale one gets 412.',
-            max_length=40,
-        ),
-    ] = None,
-) -> int | None:
-    return parse_if_match(if_match)
+# A plain header parameter, parsed inside the endpoint: the body is validated first (422),
+# then the precondition (428/412), whatever order the client's mistakes come in.
+IfMatchHeader = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description='The ETag you read (e.g. "3"). Missing → 428, stale → 412.',
+        max_length=40,
+    ),
+]
 
 
-async def if_match_required(
-    if_match: Annotated[
-        str | None,
-        Header(
-            alias="If-Match",
-            description='Required: the ETag you read (e.g. "3"). Missing → 428, stale → 412.',
-            max_length=40,
-        ),
-    ] = None,
-) -> int:
+def required_version(if_match: str | None) -> int:
     version = parse_if_match(if_match)
     if version is None:
         raise precondition_required()
     return version
-
-
-IfMatchOptional = Annotated[int | None, Depends(if_match_optional)]
-IfMatchRequired = Annotated[int, Depends(if_match_required)]
 
 
 def etag(version: int) -> str:

@@ -7,6 +7,7 @@ database outages are all turned into ``application/problem+json`` here, and nowh
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -37,7 +38,9 @@ DB_RETRY_AFTER_SECONDS = 2
 class ProblemFieldError(BaseModel):
     """One invalid field, located by a JSON pointer into the request."""
 
-    pointer: str = Field(description="JSON pointer (RFC 6901) to the offending value", examples=["/name"])
+    pointer: str = Field(
+        description="JSON pointer (RFC 6901) to the offending value", examples=["/name"]
+    )
     message: str
 
 
@@ -46,7 +49,9 @@ class Problem(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    type: str = Field(description="Stable URI of the problem kind", examples=["/problems/not-found"])
+    type: str = Field(
+        description="Stable URI of the problem kind", examples=["/problems/not-found"]
+    )
     title: str
     status: int = Field(ge=400, le=599)
     detail: str
@@ -206,11 +211,25 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code, title = _HTTP_TITLES.get(exc.status_code, ("http-error", "HTTP error"))
     detail = exc.detail if isinstance(exc.detail, str) else title
+    headers = dict(exc.headers or {})
     if exc.status_code == 404 and detail == "Not Found":
         detail = "No resource at this address."
-    return problem_response(
-        exc.status_code, code, title, detail, request=request, headers=dict(exc.headers or {})
-    )
+    if exc.status_code == 405:
+        allowed = _methods_at(request)
+        headers["Allow"] = ", ".join(allowed)
+        detail = f"{request.method} is not supported here; use one of: {', '.join(allowed)}."
+    return problem_response(exc.status_code, code, title, detail, request=request, headers=headers)
+
+
+def _methods_at(request: Request) -> list[str]:
+    # The contract is the list of what each path supports (Starlette names only one route's).
+    path = request.url.path
+    methods: set[str] = set()
+    for template, item in request.app.openapi().get("paths", {}).items():
+        pattern = "^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)) + "$"
+        if re.match(pattern, path):
+            methods.update(method.upper() for method in item)
+    return sorted(methods)
 
 
 def database_unavailable(request: Request | None = None) -> JSONResponse:

@@ -29,6 +29,17 @@ def _move_problems_to_problem_media_type(schema: dict[str, Any]) -> None:
                     del content["application/json"]
 
 
+def _require_if_match_on_patch_and_delete(schema: dict[str, Any]) -> None:
+    # The endpoints answer a missing If-Match with 428 themselves (not FastAPI's 422), so the
+    # parameter is optional to the framework but required by the contract.
+    for path_item in schema.get("paths", {}).values():
+        for method in ("patch", "delete"):
+            for parameter in path_item.get(method, {}).get("parameters", []):
+                if parameter["in"] == "header" and parameter["name"] == "If-Match":
+                    parameter["required"] = True
+                    parameter["schema"] = {"type": "string", "maxLength": 40}
+
+
 def _drop_framework_validation_schemas(schema: dict[str, Any]) -> None:
     # Every validation error is a Problem; FastAPI's own models are never served.
     components = schema.get("components", {}).get("schemas", {})
@@ -52,5 +63,6 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         )
         _move_problems_to_problem_media_type(schema)
         _drop_framework_validation_schemas(schema)
+        _require_if_match_on_patch_and_delete(schema)
         app.openapi_schema = schema
     return app.openapi_schema

@@ -56,7 +56,9 @@ def encode_cursor(created_at: datetime, row_id: uuid.UUID, fingerprint: str) -> 
 
 def decode_cursor(cursor: str, fingerprint: str) -> tuple[datetime, uuid.UUID]:
     invalid = bad_request(
-        "invalid-cursor", "Invalid cursor", "The cursor is malformed or was issued for other filters."
+        "invalid-cursor",
+        "Invalid cursor",
+        "The cursor is malformed or was issued for other filters.",
     )
     try:
         padded = cursor + "=" * (-len(cursor) % 4)

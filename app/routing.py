@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
@@ -27,7 +28,7 @@ IDEMPOTENCY_HEADER = "idempotency-key"
 _REPLAYED_HEADERS = ("content-type", "location", "etag")
 _MAX_KEY_LENGTH = 255
 
-Handler = Callable[[Request], Awaitable[Response]]
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -116,7 +117,9 @@ async def _run_write(request: Request, runtime: Runtime, endpoint_handler: Handl
             record.status_code = response.status_code
             record.response_body = bytes(response.body).decode()
             record.response_headers = {
-                name: response.headers[name] for name in _REPLAYED_HEADERS if name in response.headers
+                name: response.headers[name]
+                for name in _REPLAYED_HEADERS
+                if name in response.headers
             }
             session.add(record)
         await session.commit()
@@ -176,4 +179,3 @@ def _existing_key_response(
             request=request,
         )  # fmt: skip
     return _replay(existing)
-

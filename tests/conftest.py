@@ -118,19 +118,22 @@ def app(settings: Settings, clock: TestClock) -> Any:
 
 
 @pytest.fixture(autouse=True)
-def _clean_state(
-    request: pytest.FixtureRequest, clock: TestClock
-) -> Iterator[None]:
+def _release_clock(clock: TestClock) -> Iterator[None]:
     yield
     clock.release()
-    if "sync_engine" in request.fixturenames:
-        restore_seeded_state(
-            request.getfixturevalue("sync_engine"), request.getfixturevalue("seeded_rows")
-        )
 
 
 @pytest.fixture
-async def client(app: Any, sync_engine: Engine, seeded_rows: Any) -> AsyncIterator[httpx.AsyncClient]:
+def clean_database(
+    sync_engine: Engine, seeded_rows: dict[str, list[dict[str, Any]]]
+) -> Iterator[Engine]:
+    """The migrated database, put back to its seeded state once the test is over."""
+    yield sync_engine
+    restore_seeded_state(sync_engine, seeded_rows)
+
+
+@pytest.fixture
+async def client(app: Any, clean_database: Engine) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
@@ -170,7 +173,7 @@ class KeyFactory:
 
 
 @pytest.fixture
-def keys(app: Any, sync_engine: Engine) -> KeyFactory:
+def keys(app: Any, clean_database: Engine) -> KeyFactory:
     return KeyFactory(app)
 
 

@@ -22,6 +22,4 @@ class Role(StrEnum):
 KEY_ROLES: frozenset[Role] = frozenset(
     {Role.COUNTER, Role.TECHNICIAN, Role.MANAGER, Role.PARTNER, Role.ADMIN}
 )
-STAFF_ROLES: frozenset[Role] = frozenset(
-    {Role.COUNTER, Role.TECHNICIAN, Role.MANAGER, Role.ADMIN}
-)
+STAFF_ROLES: frozenset[Role] = frozenset({Role.COUNTER, Role.TECHNICIAN, Role.MANAGER, Role.ADMIN})

@@ -1,7 +1,8 @@
 """SQLModel tables. Importing this package registers every table on the shared metadata."""
 
+from sqlmodel import SQLModel
+
 from app.models.api_keys import ApiKey
-from app.models.base import SQLModel
 from app.models.customers import Customer
 from app.models.idempotency import IdempotencyRecord
 from app.models.partners import Partner

@@ -26,8 +26,6 @@ async def add(session: AsyncSession, key: ApiKey) -> ApiKey:
     return key
 
 
-
-
 async def get_for_update(session: AsyncSession, key_id: uuid.UUID) -> ApiKey | None:
     statement = select(ApiKey).where(col(ApiKey.id) == key_id).with_for_update()
     return (await session.exec(statement)).first()

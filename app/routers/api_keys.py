@@ -27,7 +27,11 @@ AdminActor = Annotated[Actor, Depends(require_roles(Role.ADMIN))]
     responses=documented(400, 401, 403, 409, 413, 422, 503, success=201, **LOCATION_HEADER),
 )
 async def create_api_key(
-    payload: ApiKeyCreate, actor: AdminActor, session: SessionDep, clock: ClockDep, response: Response
+    payload: ApiKeyCreate,
+    actor: AdminActor,
+    session: SessionDep,
+    clock: ClockDep,
+    response: Response,
 ) -> ApiKeyCreated:
     issued = await api_key_service.issue(
         session,
@@ -38,9 +42,7 @@ async def create_api_key(
         now=clock(),
     )
     response.headers["Location"] = f"/v1/api-keys/{issued.record.id}"
-    return ApiKeyCreated(
-        **ApiKeyRead.model_validate(issued.record).model_dump(), key=issued.secret
-    )
+    return ApiKeyCreated(**ApiKeyRead.model_validate(issued.record).model_dump(), key=issued.secret)
 
 
 @router.get(
@@ -59,9 +61,7 @@ async def list_api_keys(
     rows, next_cursor = await api_key_service.list_page(
         session, include_revoked=include_revoked, limit=limit, cursor=cursor
     )
-    return ApiKeyPage(
-        items=[ApiKeyRead.model_validate(r) for r in rows], next_cursor=next_cursor
-    )
+    return ApiKeyPage(items=[ApiKeyRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.post(

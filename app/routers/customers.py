@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Response
 
-from app.deps import ClockDep, IfMatchRequired, SessionDep, require_roles
+from app.deps import ClockDep, IfMatchHeader, SessionDep, require_roles, required_version
 from app.domain.actors import Actor
 from app.domain.roles import Role
 from app.repositories.customers import CustomerFilters
@@ -70,14 +70,14 @@ async def get_customer(
 async def update_customer(
     customer_id: uuid.UUID,
     changes: CustomerUpdate,
-    expected_version: IfMatchRequired,
+    if_match: IfMatchHeader,
     actor: CustomerWriter,
     session: SessionDep,
     clock: ClockDep,
     response: Response,
 ) -> CustomerRead:
     customer = await customer_service.update(
-        session, actor, customer_id, changes, expected_version, clock()
+        session, actor, customer_id, changes, required_version(if_match), clock()
     )
     with_etag(response, customer.version)
     return CustomerRead.model_validate(customer)

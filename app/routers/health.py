@@ -53,7 +53,9 @@ async def readyz(request: Request) -> Readiness | Response:
     operation_id="getMetrics",
     summary="Prometheus metrics",
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}}}},
+    responses={
+        200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}}}
+    },
 )
 async def metrics(request: Request) -> Response:
     registry = request.app.state.metrics.registry

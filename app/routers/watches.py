@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Response
 
-from app.deps import ClockDep, IfMatchRequired, SessionDep, require_roles
+from app.deps import ClockDep, IfMatchHeader, SessionDep, require_roles, required_version
 from app.domain.actors import Actor
-from app.domain.watches import MovementType
 from app.domain.roles import Role
+from app.domain.watches import MovementType
 from app.repositories.watches import WatchFilters
 from app.routers.common import ETAG_HEADER, LOCATION_HEADER, api_router, documented, with_etag
 from app.schemas.common import AwareDatetime, CursorParam, Limit, SearchText
@@ -33,7 +33,11 @@ WatchActor = Annotated[
     ),
 )
 async def create_watch(
-    payload: WatchCreate, actor: WatchActor, session: SessionDep, clock: ClockDep, response: Response
+    payload: WatchCreate,
+    actor: WatchActor,
+    session: SessionDep,
+    clock: ClockDep,
+    response: Response,
 ) -> WatchRead:
     watch = await watch_service.create(session, actor, payload, clock())
     response.headers["Location"] = f"/v1/watches/{watch.id}"
@@ -66,13 +70,15 @@ async def get_watch(
 async def update_watch(
     watch_id: uuid.UUID,
     changes: WatchUpdate,
-    expected_version: IfMatchRequired,
+    if_match: IfMatchHeader,
     actor: WatchActor,
     session: SessionDep,
     clock: ClockDep,
     response: Response,
 ) -> WatchRead:
-    watch = await watch_service.update(session, actor, watch_id, changes, expected_version, clock())
+    watch = await watch_service.update(
+        session, actor, watch_id, changes, required_version(if_match), clock()
+    )
     with_etag(response, watch.version)
     return WatchRead.model_validate(watch)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -13,6 +13,11 @@ class ApiModel(BaseModel):
     """Base of request models: unknown fields are refused, never silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def omitted() -> Any:
+    """Default of a PATCH field that may be left out but not set to null."""
+    return Field(default=None)
 
 
 class ReadModel(BaseModel):

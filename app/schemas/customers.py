@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import Field
 
 from app.pagination import Page
-from app.schemas.common import ApiModel, Email, Language, NoNul, NotBlank, Phone, ReadModel
+from app.schemas.common import ApiModel, Email, Language, NoNul, NotBlank, Phone, ReadModel, omitted
 
 CustomerName = Annotated[str, NotBlank, Field(max_length=200, examples=["Claire Martin"])]
 Accessibility = Annotated[
@@ -32,12 +32,12 @@ class CustomerUpdate(ApiModel):
     """Fields to change; those left out stay as they are."""
 
     # Not nullable: leave it out to keep it, null is refused.
-    name: CustomerName = Field(default=None)
+    name: CustomerName = omitted()
     email: Email | None = None
     phone: Phone | None = None
-    preferred_language: Language = Field(default=None)
+    preferred_language: Language = omitted()
     accessibility_needs: Accessibility | None = None
-    contact_consent: bool = Field(default=None)
+    contact_consent: bool = omitted()
 
 
 class CustomerRead(ReadModel):

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from app.domain.watches import MovementType
 from app.pagination import Page
-from app.schemas.common import ApiModel, NoNul, NotBlank, ReadModel
+from app.schemas.common import ApiModel, NoNul, NotBlank, ReadModel, omitted
 
 Brand = Annotated[str, NotBlank, Field(max_length=100, examples=["Omega"])]
 Identifier = Annotated[str, NoNul, Field(max_length=100)]
@@ -47,12 +47,12 @@ class WatchCreate(ApiModel):
 class WatchUpdate(ApiModel):
     """Fields to change; those left out stay as they are."""
 
-    brand: Brand = Field(default=None)
+    brand: Brand = omitted()
     model: Identifier | None = None
     reference: Identifier | None = None
     serial: Identifier | None = None
     caliber: Identifier | None = None
-    movement_type: MovementType = Field(default=None)
+    movement_type: MovementType = omitted()
     beat_rate: BeatRate | None = None
     lift_angle: LiftAngle | None = None
     customer_id: uuid.UUID | None = None

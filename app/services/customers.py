@@ -52,6 +52,4 @@ async def list_page(
     limit: int,
     cursor: str | None,
 ) -> tuple[Sequence[Customer], str | None]:
-    return await customer_repository.list_page(
-        session, actor, filters, limit=limit, cursor=cursor
-    )
+    return await customer_repository.list_page(session, actor, filters, limit=limit, cursor=cursor)

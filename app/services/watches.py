@@ -20,9 +20,7 @@ from app.services import records
 async def _check_owner(session: AsyncSession, actor: Actor, customer_id: uuid.UUID | None) -> None:
     # A body reference to a customer the caller cannot see is invalid input, not a 404 path.
     if customer_id is not None and await get_scoped(session, Customer, customer_id, actor) is None:
-        raise BusinessValidationError(
-            f"No customer with id {customer_id}.", pointer="/customer_id"
-        )
+        raise BusinessValidationError(f"No customer with id {customer_id}.", pointer="/customer_id")
 
 
 async def create(session: AsyncSession, actor: Actor, payload: WatchCreate, now: datetime) -> Watch:

@@ -26,7 +26,9 @@ async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClien
     await client.get("/healthz")
     response = await client.get("/metrics")
     assert response.status_code == 200
-    assert 'atelier_http_requests_total{method="GET",route="/healthz",status="200"}' in response.text
+    assert (
+        'atelier_http_requests_total{method="GET",route="/healthz",status="200"}' in response.text
+    )
 
 
 async def test_request_id_is_echoed_or_generated(client: httpx.AsyncClient) -> None:

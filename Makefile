@@ -1,0 +1,48 @@
+# Atelier — the two commands a newcomer needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: run test test-pg lint format typecheck check openapi migration bench fuzz clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+run: $(STAMP) ## install, migrate the SQLite database under ./var and serve on 127.0.0.1:8000
+	$(BIN)/atelier serve
+
+test: $(STAMP) ## install and run the whole suite (SQLite unless ATELIER_TEST_DATABASE_URL is set)
+	$(BIN)/python -m pytest
+
+test-pg: $(STAMP) ## the whole suite against the local PostgreSQL
+	ATELIER_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy app
+
+check: lint typecheck test
+
+openapi: $(STAMP) ## regenerate the committed contract from the code (review the diff!)
+	$(BIN)/python -m app.contract write
+
+migration: $(STAMP) ## autogenerate a migration: make migration m="what changes"
+	rm -f var/autogen.db
+	ATELIER_DATABASE_URL=sqlite:///var/autogen.db $(BIN)/alembic upgrade head
+	ATELIER_DATABASE_URL=sqlite:///var/autogen.db $(BIN)/alembic revision --autogenerate -m "$(m)"
+	rm -f var/autogen.db
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
