@@ -70,11 +70,11 @@ async def get_customer(
 async def update_customer(
     customer_id: uuid.UUID,
     changes: CustomerUpdate,
-    if_match: IfMatchHeader,
     actor: CustomerWriter,
     session: SessionDep,
     clock: ClockDep,
     response: Response,
+    if_match: IfMatchHeader = None,
 ) -> CustomerRead:
     customer = await customer_service.update(
         session, actor, customer_id, changes, required_version(if_match), clock()

@@ -70,11 +70,11 @@ async def get_watch(
 async def update_watch(
     watch_id: uuid.UUID,
     changes: WatchUpdate,
-    if_match: IfMatchHeader,
     actor: WatchActor,
     session: SessionDep,
     clock: ClockDep,
     response: Response,
+    if_match: IfMatchHeader = None,
 ) -> WatchRead:
     watch = await watch_service.update(
         session, actor, watch_id, changes, required_version(if_match), clock()

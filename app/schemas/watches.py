@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from app.domain.watches import MovementType
 from app.pagination import Page
@@ -21,6 +21,7 @@ BeatRate = Annotated[
 ]
 LiftAngle = Annotated[
     Decimal,
+    AfterValidator(lambda angle: angle.quantize(Decimal("0.1"))),
     Field(
         ge=Decimal("40"),
         le=Decimal("60"),
