@@ -28,7 +28,7 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade_to_head(database_url: str) -> None:
     ensure_sqlite_directory(sync_database_url(database_url))
-    command.upgrade(alembic_config(database_url), "head")
+    command.upgrade(alembic_config(database_url), "heads")
 
 
 @lru_cache

@@ -57,8 +57,10 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             tags=[
                 {"name": "operations", "description": "Health, readiness and metrics"},
                 {"name": "api-keys", "description": "Credentials of machine clients (admin)"},
+                {"name": "partners", "description": "Partner boutiques (managers, admins)"},
                 {"name": "customers", "description": "The workshop's and partners' customers"},
                 {"name": "watches", "description": "Watches and their identity"},
+                {"name": "repair-orders", "description": "Intake, lifecycle, audit trail"},
             ],
         )
         _move_problems_to_problem_media_type(schema)

@@ -30,3 +30,14 @@ def test_migration_files_are_date_stamped() -> None:
         stamp = path.name[:15]
         assert stamp[4] == "-" and stamp[7] == "-" and stamp[10] == "-", path.name
         assert stamp.replace("-", "").isdigit(), path.name
+
+
+def test_migrations_are_reversible(tmp_path: Path) -> None:
+    from alembic import command
+
+    from app.migrate import alembic_config
+
+    config = alembic_config(f"sqlite:///{tmp_path / 'roundtrip.db'}")
+    command.upgrade(config, "heads")
+    command.downgrade(config, "base")
+    command.upgrade(config, "heads")

@@ -6,8 +6,19 @@ from app.models.api_keys import ApiKey
 from app.models.customers import Customer
 from app.models.idempotency import IdempotencyRecord
 from app.models.partners import Partner
+from app.models.repair_orders import OrderEvent, OrderNumberCounter, RepairOrder
 from app.models.watches import Watch
 
 metadata = SQLModel.metadata
 
-__all__ = ["ApiKey", "Customer", "IdempotencyRecord", "Partner", "Watch", "metadata"]
+__all__ = [
+    "ApiKey",
+    "Customer",
+    "IdempotencyRecord",
+    "OrderEvent",
+    "OrderNumberCounter",
+    "Partner",
+    "RepairOrder",
+    "Watch",
+    "metadata",
+]

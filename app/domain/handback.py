@@ -1,0 +1,64 @@
+"""Hand-back and warranty rules: who may take a watch home, and when a claim is free."""
+
+from __future__ import annotations
+
+import calendar
+import hmac
+from datetime import date
+
+from app.domain.errors import Conflict
+from app.domain.intake import IdentityProof
+
+DEFAULT_WARRANTY_MONTHS = 12
+
+
+def identity_verified(
+    proof: IdentityProof,
+    presented_reference: str,
+    *,
+    order_number: str,
+    tracking_token: str,
+    serial_confirmed: bool,
+) -> bool:
+    """The receipt's number or the tracking token was presented and the serial was checked.
+
+    The order number alone is printed on paper that can be lost or copied: the serial check is
+    always required, and an identity document stands in for a lost receipt.
+    """
+    if not serial_confirmed:
+        return False
+    reference = presented_reference.strip()
+    if proof is IdentityProof.DEPOSIT_RECEIPT:
+        return hmac.compare_digest(reference.encode(), order_number.encode())
+    if proof is IdentityProof.TRACKING_LINK:
+        return hmac.compare_digest(reference.encode(), tracking_token.encode())
+    return bool(reference)
+
+
+def add_months(start: date, months: int) -> date:
+    """Calendar month arithmetic, clamped to the month's end (31 Jan + 1 month = 28/29 Feb)."""
+    month_index = start.month - 1 + months
+    year, month = start.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+
+
+class WarrantyNotApplicable(Conflict):
+    code = "warranty-not-applicable"
+    title = "No warranty runs on this order"
+
+
+def check_warranty_claim(
+    *, status: str, outcome: str | None, warranty_until: date | None, today: date
+) -> None:
+    """A claim opens only on a returned, repaired order whose warranty still runs."""
+    if status != "returned" or outcome != "repaired" or warranty_until is None:
+        raise WarrantyNotApplicable(
+            "A warranty claim needs an order returned repaired, with a warranty.",
+            reason="not-returned-repaired",
+        )
+    if today > warranty_until:
+        raise WarrantyNotApplicable(
+            f"The warranty ended on {warranty_until.isoformat()}.",
+            reason="warranty-expired",
+            warranty_until=warranty_until.isoformat(),
+        )

@@ -1,0 +1,81 @@
+"""Repair orders, their append-only event log, and the per-year order-number counters."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.models.base import UTCDateTime, created_at_field, id_field, updated_at_field, version_field
+
+
+class RepairOrder(SQLModel, table=True):
+    __tablename__ = "repair_orders"
+
+    id: uuid.UUID = id_field()
+    # Human number printed on the deposit receipt, e.g. 2026-000123 (sequential per year).
+    number: str = Field(max_length=20, unique=True)
+    # Secret of the public tracking link (256 random bits, URL-safe).
+    tracking_token: str = Field(max_length=64, unique=True)
+    status: str = Field(max_length=30, index=True)
+    outcome: str | None = Field(default=None, max_length=20)
+    partner_id: uuid.UUID | None = Field(default=None, foreign_key="partners.id", index=True)
+    customer_id: uuid.UUID = Field(foreign_key="customers.id", index=True)
+    watch_id: uuid.UUID = Field(foreign_key="watches.id", index=True)
+    warranty_of: uuid.UUID | None = Field(default=None, foreign_key="repair_orders.id", index=True)
+    free_of_charge: bool = Field(default=False)
+
+    # Intake (bon de dépôt): immutable once the order leaves `received`.
+    complaint: str | None = Field(default=None, sa_type=Text)
+    condition_report: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    accessories: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    accessibility_needs: str | None = Field(default=None, max_length=1000)
+    promised_date: date | None = Field(default=None, index=True)
+    deposited_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    intake_acknowledged_by: str | None = Field(default=None, max_length=200)
+    intake_acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    technician_key_id: uuid.UUID | None = Field(default=None, index=True)
+    technician_name: str | None = Field(default=None, max_length=120)
+    pre_diagnosis: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    diagnosis: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    ready_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    returned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    hand_back: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    warranty_until: date | None = Field(default=None)
+
+    version: int = version_field()
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()
+
+
+class OrderEvent(SQLModel, table=True):
+    """One line of the audit trail. Rows are never updated (a database trigger refuses it)."""
+
+    __tablename__ = "order_events"
+    __table_args__ = (UniqueConstraint("order_id", "sequence"),)
+
+    id: uuid.UUID = id_field()
+    order_id: uuid.UUID = Field(foreign_key="repair_orders.id", index=True)
+    sequence: int
+    action: str = Field(max_length=40)
+    from_status: str | None = Field(default=None, max_length=30)
+    to_status: str = Field(max_length=30)
+    actor_key_id: uuid.UUID | None = Field(default=None)
+    actor_name: str = Field(max_length=200)
+    actor_role: str = Field(max_length=20)
+    occurred_at: datetime = Field(sa_type=UTCDateTime)
+    reason: str | None = Field(default=None, sa_type=Text)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class OrderNumberCounter(SQLModel, table=True):
+    """The last order number handed out in a year; incremented under the row's lock."""
+
+    __tablename__ = "order_number_counters"
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    last_value: int = Field(default=0)
