@@ -8,6 +8,7 @@ from datetime import date
 
 from app.domain.errors import Conflict
 from app.domain.intake import IdentityProof
+from app.domain.lifecycle import OrderStatus, Outcome
 
 DEFAULT_WARRANTY_MONTHS = 12
 
@@ -51,7 +52,7 @@ def check_warranty_claim(
     *, status: str, outcome: str | None, warranty_until: date | None, today: date
 ) -> None:
     """A claim opens only on a returned, repaired order whose warranty still runs."""
-    if status != "returned" or outcome != "repaired" or warranty_until is None:
+    if status != OrderStatus.RETURNED or outcome != Outcome.REPAIRED or warranty_until is None:
         raise WarrantyNotApplicable(
             "A warranty claim needs an order returned repaired, with a warranty.",
             reason="not-returned-repaired",

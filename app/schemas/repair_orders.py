@@ -62,7 +62,7 @@ class IntakeDetails(ApiModel):
 
 
 class RepairOrderCreate(IntakeDetails):
-    """A deposit at the counter (status `received`) or a partner's submission (`awaiting_arrival`)."""
+    """A deposit at the counter (`received`) or a partner's submission (`awaiting_arrival`)."""
 
     customer: ExistingCustomer | CustomerCreate = Field(
         description="An existing customer by id, or a new one inline"

@@ -1,0 +1,183 @@
+"""Repair orders: intake, reading, lists, lifecycle commands, events, warranty claims."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated
+
+from fastapi import Body, Depends, Query, Response
+
+from app.deps import ClockDep, IfMatchHeader, SessionDep, SettingsDep, parse_if_match, require_roles
+from app.domain.actors import Actor
+from app.domain.lifecycle import Action, OrderStatus, allowed_actions
+from app.domain.roles import Role
+from app.models import RepairOrder
+from app.repositories.repair_orders import OrderFilters
+from app.routers.common import ETAG_HEADER, LOCATION_HEADER, api_router, documented, with_etag
+from app.schemas.common import AwareDatetime, CursorParam, Limit, SearchText
+from app.schemas.repair_orders import (
+    IntakeDetails,
+    OrderEventPage,
+    OrderEventRead,
+    RepairOrderCreate,
+    RepairOrderPage,
+    RepairOrderRead,
+)
+from app.schemas.transitions import TransitionCommand
+from app.services import repair_orders as order_service
+from app.services import transitions as transition_service
+
+router = api_router("/v1/repair-orders", "repair-orders")
+OrderReader = Annotated[
+    Actor, Depends(require_roles(Role.COUNTER, Role.TECHNICIAN, Role.MANAGER, Role.PARTNER))
+]
+OrderCreator = Annotated[Actor, Depends(require_roles(Role.COUNTER, Role.MANAGER, Role.PARTNER))]
+WarrantyDesk = Annotated[Actor, Depends(require_roles(Role.COUNTER, Role.MANAGER))]
+
+
+def present(order: RepairOrder, actor: Actor) -> RepairOrderRead:
+    actions = [a.value for a in allowed_actions(OrderStatus(order.status), actor.role)]
+    return RepairOrderRead.model_validate({**order.model_dump(), "allowed_actions": actions})
+
+
+def _reply(order: RepairOrder, actor: Actor, response: Response) -> RepairOrderRead:
+    with_etag(response, order.version)
+    return present(order, actor)
+
+
+@router.post(
+    "",
+    operation_id="createRepairOrder",
+    summary="Take a watch in at the counter, or submit a partner's order",
+    status_code=201,
+    responses=documented(
+        400, 401, 403, 409, 413, 422, 503, success=201, **LOCATION_HEADER, **ETAG_HEADER
+    ),
+)
+async def create_repair_order(
+    payload: RepairOrderCreate,
+    actor: OrderCreator,
+    session: SessionDep,
+    clock: ClockDep,
+    response: Response,
+) -> RepairOrderRead:
+    order = await order_service.create(session, actor, payload, clock())
+    response.headers["Location"] = f"/v1/repair-orders/{order.id}"
+    return _reply(order, actor, response)
+
+
+@router.get(
+    "/{order_id}",
+    operation_id="getRepairOrder",
+    summary="Read a repair order, with the actions the caller may take now",
+    responses=documented(401, 403, 404, 422, 503, success=200, **ETAG_HEADER),
+)
+async def get_repair_order(
+    order_id: uuid.UUID, actor: OrderReader, session: SessionDep, response: Response
+) -> RepairOrderRead:
+    return _reply(await order_service.get(session, actor, order_id), actor, response)
+
+
+@router.get(
+    "",
+    operation_id="listRepairOrders",
+    summary="List repair orders, newest first",
+    responses=documented(400, 401, 403, 422, 503),
+)
+async def list_repair_orders(
+    actor: OrderReader,
+    session: SessionDep,
+    status: Annotated[list[OrderStatus] | None, Query(max_length=14)] = None,
+    customer_id: Annotated[uuid.UUID | None, Query()] = None,
+    watch_id: Annotated[uuid.UUID | None, Query()] = None,
+    partner_id: Annotated[uuid.UUID | None, Query()] = None,
+    technician: Annotated[uuid.UUID | None, Query(description="Technician's key id")] = None,
+    created_after: Annotated[AwareDatetime | None, Query()] = None,
+    created_before: Annotated[AwareDatetime | None, Query()] = None,
+    updated_after: Annotated[AwareDatetime | None, Query()] = None,
+    promised_before: Annotated[date | None, Query()] = None,
+    q: Annotated[
+        SearchText | None, Query(description="Order number, watch serial or customer name")
+    ] = None,
+    limit: Annotated[Limit, Query()] = 50,
+    cursor: Annotated[CursorParam | None, Query()] = None,
+) -> RepairOrderPage:
+    filters = OrderFilters(
+        statuses=tuple(sorted({s.value for s in status or ()})),
+        customer_id=customer_id,
+        watch_id=watch_id,
+        partner_id=partner_id,
+        technician=technician,
+        created_after=created_after,
+        created_before=created_before,
+        updated_after=updated_after,
+        promised_before=promised_before,
+        q=q,
+    )
+    rows, next_cursor = await order_service.list_page(session, actor, filters, limit, cursor)
+    return RepairOrderPage(items=[present(r, actor) for r in rows], next_cursor=next_cursor)
+
+
+@router.post(
+    "/{order_id}/transitions",
+    operation_id="transitionRepairOrder",
+    summary="Move an order through its lifecycle (one typed payload per action)",
+    responses=documented(400, 401, 403, 404, 409, 412, 413, 422, 503, success=200, **ETAG_HEADER),
+)
+async def transition_repair_order(
+    order_id: uuid.UUID,
+    command: Annotated[TransitionCommand, Body()],
+    actor: OrderReader,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    response: Response,
+    if_match: IfMatchHeader = None,
+) -> RepairOrderRead:
+    order = await transition_service.apply(
+        session,
+        actor,
+        order_id,
+        Action(command.action),
+        command,
+        parse_if_match(if_match),
+        clock(),
+        settings,
+    )
+    return _reply(order, actor, response)
+
+
+@router.get(
+    "/{order_id}/events",
+    operation_id="listRepairOrderEvents",
+    summary="The order's audit trail, oldest first",
+    responses=documented(401, 403, 404, 422, 503),
+)
+async def list_repair_order_events(
+    order_id: uuid.UUID, actor: OrderReader, session: SessionDep
+) -> OrderEventPage:
+    events = await order_service.events(session, actor, order_id)
+    return OrderEventPage(items=[OrderEventRead.model_validate(e) for e in events])
+
+
+@router.post(
+    "/{order_id}/warranty-claims",
+    operation_id="openWarrantyClaim",
+    summary="Open a free warranty order linked to a returned, repaired one",
+    status_code=201,
+    responses=documented(
+        400, 401, 403, 404, 409, 413, 422, 503, success=201, **LOCATION_HEADER, **ETAG_HEADER
+    ),
+)
+async def open_warranty_claim(
+    order_id: uuid.UUID,
+    intake: IntakeDetails,
+    actor: WarrantyDesk,
+    session: SessionDep,
+    clock: ClockDep,
+    response: Response,
+) -> RepairOrderRead:
+    claim = await order_service.open_warranty_claim(session, actor, order_id, intake, clock())
+    response.headers["Location"] = f"/v1/repair-orders/{claim.id}"
+    return _reply(claim, actor, response)

@@ -1,0 +1,212 @@
+"""Repair-order use cases: intake at the counter or by a partner, reading, lists, warranty."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.domain.actors import Actor
+from app.domain.errors import BusinessValidationError, NotFound
+from app.domain.handback import check_warranty_claim
+from app.domain.lifecycle import OrderStatus, creation_status
+from app.models import Customer, OrderEvent, RepairOrder, Watch
+from app.repositories import repair_orders as order_repository
+from app.repositories.scoping import get_scoped, partner_scope
+from app.schemas.customers import CustomerCreate
+from app.schemas.repair_orders import IntakeDetails, RepairOrderCreate
+from app.schemas.watches import WatchCreate
+from app.services import records
+
+CREATE_ACTION = "create"
+WARRANTY_CLAIM_ACTION = "open_warranty_claim"
+# Clocks of counters and servers disagree a little: a deposit "now" may be a few minutes ahead.
+_CLOCK_SKEW = timedelta(minutes=5)
+
+
+def new_tracking_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def format_order_number(year: int, sequence: int) -> str:
+    return f"{year}-{sequence:06d}"
+
+
+async def _resolve_customer(
+    session: AsyncSession, actor: Actor, reference: Any, now: datetime
+) -> Customer:
+    if isinstance(reference, CustomerCreate):
+        customer = Customer(
+            **reference.model_dump(),
+            partner_id=partner_scope(actor),
+            created_at=now,
+            updated_at=now,
+        )
+        return await records.add(session, customer)
+    existing = await get_scoped(session, Customer, reference.id, actor)
+    if existing is None:
+        raise BusinessValidationError(f"No customer with id {reference.id}.", "/customer/id")
+    return existing
+
+
+async def _resolve_watch(
+    session: AsyncSession, actor: Actor, reference: Any, owner: Customer, now: datetime
+) -> Watch:
+    if isinstance(reference, WatchCreate):
+        values = reference.model_dump()
+        values["customer_id"] = owner.id
+        watch = Watch(**values, partner_id=partner_scope(actor), created_at=now, updated_at=now)
+        return await records.add(session, watch)
+    existing = await get_scoped(session, Watch, reference.id, actor)
+    if existing is None:
+        raise BusinessValidationError(f"No watch with id {reference.id}.", "/watch/id")
+    if existing.customer_id is None:
+        existing.customer_id = owner.id
+        session.add(existing)
+    return existing
+
+
+def apply_intake(order: RepairOrder, intake: IntakeDetails, now: datetime) -> None:
+    """Copy the deposit receipt's data onto the order (only while it is being received)."""
+    if intake.promised_date is not None and intake.promised_date < now.date():
+        raise BusinessValidationError("The promised date is in the past.", "/promised_date")
+    order.complaint = intake.complaint
+    order.condition_report = [c.model_dump(mode="json") for c in intake.condition_report]
+    order.accessories = [a.model_dump(mode="json") for a in intake.accessories]
+    order.accessibility_needs = intake.accessibility_needs
+    order.promised_date = intake.promised_date
+    if intake.acknowledgement is not None:
+        order.intake_acknowledged_by = intake.acknowledgement.signed_name
+        order.intake_acknowledged_at = intake.acknowledgement.signed_at or now
+
+
+def creation_event(
+    order: RepairOrder, actor: Actor, now: datetime, action: str, payload: dict[str, Any]
+) -> OrderEvent:
+    return OrderEvent(
+        order_id=order.id,
+        sequence=order.version,
+        action=action,
+        from_status=None,
+        to_status=order.status,
+        actor_key_id=actor.key_id,
+        actor_name=actor.name,
+        actor_role=actor.role.value,
+        occurred_at=now,
+        payload=payload,
+    )
+
+
+async def _new_order(
+    session: AsyncSession,
+    status: OrderStatus,
+    now: datetime,
+    *,
+    customer_id: uuid.UUID,
+    watch_id: uuid.UUID,
+    partner_id: uuid.UUID | None,
+) -> RepairOrder:
+    sequence = await order_repository.next_order_sequence(session, now.year)
+    return RepairOrder(
+        number=format_order_number(now.year, sequence),
+        tracking_token=new_tracking_token(),
+        status=status.value,
+        customer_id=customer_id,
+        watch_id=watch_id,
+        partner_id=partner_id,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+async def create(
+    session: AsyncSession, actor: Actor, payload: RepairOrderCreate, now: datetime
+) -> RepairOrder:
+    status = creation_status(actor.role)
+    if status is OrderStatus.AWAITING_ARRIVAL and payload.deposited_at is not None:
+        raise BusinessValidationError(
+            "A partner's order is deposited when the workshop receives the watch.", "/deposited_at"
+        )
+    if payload.deposited_at is not None and payload.deposited_at > now + _CLOCK_SKEW:
+        raise BusinessValidationError("The deposit time is in the future.", "/deposited_at")
+    customer = await _resolve_customer(session, actor, payload.customer, now)
+    watch = await _resolve_watch(session, actor, payload.watch, customer, now)
+    order = await _new_order(
+        session,
+        status,
+        now,
+        customer_id=customer.id,
+        watch_id=watch.id,
+        partner_id=partner_scope(actor),
+    )
+    apply_intake(order, payload, now)
+    if status is OrderStatus.RECEIVED:
+        order.deposited_at = payload.deposited_at or now
+    await order_repository.add(session, order)
+    await order_repository.append_event(
+        session,
+        creation_event(order, actor, now, CREATE_ACTION, {"channel": actor.role.value}),
+    )
+    return order
+
+
+async def get(session: AsyncSession, actor: Actor, order_id: uuid.UUID) -> RepairOrder:
+    order = await order_repository.get(session, actor, order_id)
+    if order is None:
+        raise NotFound(f"No repair order with id {order_id}.")
+    return order
+
+
+async def events(session: AsyncSession, actor: Actor, order_id: uuid.UUID) -> Sequence[OrderEvent]:
+    order = await get(session, actor, order_id)
+    return await order_repository.events_of(session, order.id)
+
+
+async def list_page(
+    session: AsyncSession,
+    actor: Actor,
+    filters: order_repository.OrderFilters,
+    limit: int,
+    cursor: str | None,
+) -> tuple[Sequence[RepairOrder], str | None]:
+    return await order_repository.list_page(session, actor, filters, limit=limit, cursor=cursor)
+
+
+async def open_warranty_claim(
+    session: AsyncSession,
+    actor: Actor,
+    order_id: uuid.UUID,
+    intake: IntakeDetails,
+    now: datetime,
+) -> RepairOrder:
+    original = await order_repository.get(session, actor, order_id, for_update=True)
+    if original is None:
+        raise NotFound(f"No repair order with id {order_id}.")
+    check_warranty_claim(
+        status=original.status,
+        outcome=original.outcome,
+        warranty_until=original.warranty_until,
+        today=now.date(),
+    )
+    claim = await _new_order(
+        session,
+        OrderStatus.RECEIVED,
+        now,
+        customer_id=original.customer_id,
+        watch_id=original.watch_id,
+        partner_id=original.partner_id,
+    )
+    claim.warranty_of = original.id
+    claim.free_of_charge = True
+    claim.deposited_at = now
+    apply_intake(claim, intake, now)
+    await order_repository.add(session, claim)
+    await order_repository.append_event(
+        session,
+        creation_event(claim, actor, now, WARRANTY_CLAIM_ACTION, {"warranty_of": str(original.id)}),
+    )
+    return claim
