@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-pg lint format typecheck check openapi migration bench fuzz clean
+.PHONY: run test test-pg lint format typecheck check openapi docs migration bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ check: lint typecheck test
 
 openapi: $(STAMP) ## regenerate the committed contract from the code (review the diff!)
 	$(BIN)/python -m app.contract write
+
+docs: $(STAMP) ## regenerate the state diagram of docs/architecture.md from the transition table
+	$(BIN)/python -m app.docs write
 
 migration: $(STAMP) ## autogenerate a migration: make migration m="what changes"
 	rm -f var/autogen.db
