@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, or_, select
@@ -32,7 +31,7 @@ async def next_order_sequence(session: AsyncSession, year: int) -> int:
         )
         .returning(table.c.last_value)
     )
-    result = await session.execute(statement)
+    result = await session.exec(statement)
     return int(result.scalar_one())
 
 
@@ -119,10 +118,3 @@ async def list_page(
         cursor=cursor,
         filters={**vars(filters), "statuses": sorted(filters.statuses)},
     )
-
-
-async def count_events(session: AsyncSession, order_id: uuid.UUID) -> int:
-    statement = (
-        select(func.count()).select_from(OrderEvent).where(col(OrderEvent.order_id) == order_id)
-    )
-    return int((await session.exec(statement)).one())
