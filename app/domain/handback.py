@@ -5,8 +5,9 @@ from __future__ import annotations
 import calendar
 import hmac
 from datetime import date
+from enum import StrEnum
 
-from app.domain.errors import Conflict
+from app.domain.errors import Conflict, InvalidTransition
 from app.domain.intake import IdentityProof
 from app.domain.lifecycle import OrderStatus, Outcome
 
@@ -62,4 +63,24 @@ def check_warranty_claim(
             f"The warranty ended on {warranty_until.isoformat()}.",
             reason="warranty-expired",
             warranty_until=warranty_until.isoformat(),
+        )
+
+
+class ReminderChannel(StrEnum):
+    REGISTERED_LETTER = "registered_letter"
+    EMAIL = "email"
+    SMS = "sms"
+    PHONE = "phone"
+
+
+REMINDER_ACTION = "send_reminder"
+
+
+def check_reminder_allowed(status: str) -> None:
+    """Reminders to collect a watch make sense only once it is ready."""
+    if status != OrderStatus.READY:
+        raise InvalidTransition(
+            "A reminder to collect the watch can be recorded only when it is ready.",
+            current_status=status,
+            allowed_actions=[],
         )

@@ -20,6 +20,7 @@ from app.schemas.repair_orders import (
     IntakeDetails,
     OrderEventPage,
     OrderEventRead,
+    ReminderCreate,
     RepairOrderCreate,
     RepairOrderPage,
     RepairOrderRead,
@@ -33,6 +34,7 @@ OrderReader = Annotated[
     Actor, Depends(require_roles(Role.COUNTER, Role.TECHNICIAN, Role.MANAGER, Role.PARTNER))
 ]
 OrderCreator = Annotated[Actor, Depends(require_roles(Role.COUNTER, Role.MANAGER, Role.PARTNER))]
+# Counter and manager: warranty claims and collection reminders.
 WarrantyDesk = Annotated[Actor, Depends(require_roles(Role.COUNTER, Role.MANAGER))]
 
 
@@ -181,3 +183,21 @@ async def open_warranty_claim(
     claim = await order_service.open_warranty_claim(session, actor, order_id, intake, clock())
     response.headers["Location"] = f"/v1/repair-orders/{claim.id}"
     return _reply(claim, actor, response)
+
+
+@router.post(
+    "/{order_id}/reminders",
+    operation_id="recordCollectionReminder",
+    summary="Record a reminder sent to collect a ready watch (unclaimed-watch procedure)",
+    status_code=201,
+    responses=documented(400, 401, 403, 404, 409, 413, 422, 503),
+)
+async def record_collection_reminder(
+    order_id: uuid.UUID,
+    reminder: ReminderCreate,
+    actor: WarrantyDesk,
+    session: SessionDep,
+    clock: ClockDep,
+) -> OrderEventRead:
+    event = await order_service.record_reminder(session, actor, order_id, reminder, clock())
+    return OrderEventRead.model_validate(event)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
+from app.domain.handback import ReminderChannel
 from app.domain.intake import Accessory, Defect, WatchPart
 from app.pagination import Page
 from app.schemas.common import ApiModel, AwareDatetime, NoNul, NotBlank, ReadModel
@@ -129,3 +130,10 @@ class OrderEventRead(ReadModel):
 
 class OrderEventPage(Page[OrderEventRead]):
     pass
+
+
+class ReminderCreate(ApiModel):
+    """A reminder sent to a customer who has not collected a ready watch."""
+
+    channel: ReminderChannel
+    note: Note | None = None

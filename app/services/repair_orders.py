@@ -12,13 +12,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain.actors import Actor
 from app.domain.errors import BusinessValidationError, NotFound
-from app.domain.handback import check_warranty_claim
+from app.domain.handback import REMINDER_ACTION, check_reminder_allowed, check_warranty_claim
 from app.domain.lifecycle import OrderStatus, creation_status
 from app.models import Customer, OrderEvent, RepairOrder, Watch
 from app.repositories import repair_orders as order_repository
 from app.repositories.scoping import get_scoped, partner_scope
 from app.schemas.customers import CustomerCreate
-from app.schemas.repair_orders import IntakeDetails, RepairOrderCreate
+from app.schemas.repair_orders import IntakeDetails, ReminderCreate, RepairOrderCreate
 from app.schemas.watches import WatchCreate
 from app.services import records
 
@@ -210,3 +210,23 @@ async def open_warranty_claim(
         creation_event(claim, actor, now, WARRANTY_CLAIM_ACTION, {"warranty_of": str(original.id)}),
     )
     return claim
+
+
+async def record_reminder(
+    session: AsyncSession,
+    actor: Actor,
+    order_id: uuid.UUID,
+    reminder: ReminderCreate,
+    now: datetime,
+) -> OrderEvent:
+    """Note a reminder in the audit trail: the unclaimed-watch procedure counts on it."""
+    order = await order_repository.get(session, actor, order_id, for_update=True)
+    if order is None:
+        raise NotFound(f"No repair order with id {order_id}.")
+    check_reminder_allowed(order.status)
+    order.version += 1
+    order.updated_at = now
+    session.add(order)
+    event = creation_event(order, actor, now, REMINDER_ACTION, reminder.model_dump(mode="json"))
+    event.from_status = order.status
+    return await order_repository.append_event(session, event)

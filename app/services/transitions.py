@@ -17,7 +17,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain.actors import Actor
 from app.domain.errors import NotFound
-from app.domain.handback import DEFAULT_WARRANTY_MONTHS, add_months, identity_verified
+from app.domain.handback import (
+    DEFAULT_WARRANTY_MONTHS,
+    REMINDER_ACTION,
+    add_months,
+    identity_verified,
+)
 from app.domain.lifecycle import Action, OrderStatus, Outcome, TransitionContext, decide
 from app.models import OrderEvent, RepairOrder
 from app.repositories import repair_orders as order_repository
@@ -121,9 +126,6 @@ async def _facts(
         unclaimed_delay_days=settings.unclaimed_delay_days,
         identity_checked=identity_checked,
     )
-
-
-REMINDER_ACTION = "send_reminder"
 
 
 async def apply(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -15,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from app.domain.lifecycle import OrderStatus, RecordedEvent, replay
 from app.domain.roles import Role
 from app.models import OrderEvent, RepairOrder
-from tests.conftest import KeyFactory
+from tests.conftest import KeyFactory, TestClock
 from tests.factories import WATCH, create_order, identity_for, transition
 
 
@@ -287,3 +288,44 @@ async def test_events_are_append_only_in_the_database(
     with pytest.raises(DBAPIError), clean_database.begin() as connection:
         connection.execute(text("UPDATE order_events SET reason = 'rewritten'"))
     assert count(clean_database, RepairOrder) == 1
+
+
+async def test_unclaimed_watch_is_abandoned_only_after_a_year_and_a_reminder(
+    client: httpx.AsyncClient, staff: dict[Role, dict[str, str]], clock: TestClock
+) -> None:
+    counter, manager = staff[Role.COUNTER], staff[Role.MANAGER]
+    order = await create_order(client, counter)
+    early_reminder = await client.post(
+        f"/v1/repair-orders/{order['id']}/reminders", json={"channel": "sms"}, headers=counter
+    )
+    assert early_reminder.status_code == 409
+    await transition(client, counter, order["id"], "withdraw", reason="Will come back later")
+    too_soon = await transition(client, manager, order["id"], "abandon", 409, reason="Unclaimed")
+    assert too_soon["reason"] == "legal-delay-not-reached"
+    clock.pin(datetime.now(UTC) + timedelta(days=400))
+    no_reminder = await transition(client, manager, order["id"], "abandon", 409, reason="Unclaimed")
+    assert no_reminder["reason"] == "no-reminder"
+    reminder = await client.post(
+        f"/v1/repair-orders/{order['id']}/reminders",
+        json={"channel": "registered_letter", "note": "LRAR 1A 234 567 8901 2"},
+        headers=counter,
+    )
+    assert reminder.status_code == 201
+    assert reminder.json()["action"] == "send_reminder"
+    notice = await transition(client, manager, order["id"], "abandon", 409, reason="Unclaimed")
+    assert notice["reason"] == "notice-period-running"
+    clock.advance(timedelta(days=8))
+    abandoned = await transition(client, manager, order["id"], "abandon", reason="Unclaimed")
+    assert abandoned["status"] == "abandoned"
+    events = await events_of(client, counter, order["id"])
+    assert [e["action"] for e in events][-2:] == ["send_reminder", "abandon"]
+    recorded = [
+        RecordedEvent(
+            e["sequence"],
+            e["action"],
+            OrderStatus(e["from_status"]) if e["from_status"] else None,
+            OrderStatus(e["to_status"]),
+        )  # fmt: skip
+        for e in events
+    ]
+    assert replay(recorded) is OrderStatus.ABANDONED
