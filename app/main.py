@@ -13,7 +13,15 @@ from app.errors import install_error_handlers
 from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.observability import Metrics, configure_logging
 from app.openapi import API_TITLE, API_VERSION, build_openapi
-from app.routers import api_keys, customers, health, partners, repair_orders, watches
+from app.routers import (
+    api_keys,
+    customers,
+    health,
+    partners,
+    repair_orders,
+    tracking,
+    watches,
+)
 from app.runtime import Runtime
 from app.settings import Settings, get_settings
 
@@ -32,7 +40,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     app.state.runtime = runtime
     app.state.metrics = Metrics()
     install_error_handlers(app)
-    for module in (health, api_keys, partners, customers, watches, repair_orders):
+    for module in (health, api_keys, partners, customers, watches, repair_orders, tracking):
         app.include_router(module.router)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
 

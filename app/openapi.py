@@ -61,6 +61,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                 {"name": "customers", "description": "The workshop's and partners' customers"},
                 {"name": "watches", "description": "Watches and their identity"},
                 {"name": "repair-orders", "description": "Intake, lifecycle, audit trail"},
+                {"name": "tracking", "description": "The customer's public tracking link"},
             ],
         )
         _move_problems_to_problem_media_type(schema)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from app.db import Database
 from app.domain.clock import Clock, utc_now
+from app.ratelimit import SlidingWindowLimiter
 from app.security import ApiKeyAuthenticator
 from app.settings import Settings
 
@@ -15,6 +16,7 @@ class Runtime:
     settings: Settings
     db: Database
     authenticator: ApiKeyAuthenticator
+    tracking_limiter: SlidingWindowLimiter
     clock: Clock = utc_now
 
     @classmethod
@@ -23,5 +25,6 @@ class Runtime:
             settings=settings,
             db=Database.from_settings(settings),
             authenticator=ApiKeyAuthenticator(ttl_seconds=settings.api_key_cache_seconds),
+            tracking_limiter=SlidingWindowLimiter(limit=settings.tracking_rate_limit_per_minute),
             clock=clock,
         )

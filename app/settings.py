@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     api_key_cache_seconds: float = Field(default=5.0, ge=0, le=60)
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
     cors_allow_origins: list[str] = Field(default_factory=list)
+    # Requests per minute and client address on the public tracking endpoints.
+    tracking_rate_limit_per_minute: int = Field(default=30, ge=1)
 
     # Workshop identity (printed on receipts, quotes and invoices)
     workshop_name: str = "Atelier horloger"

@@ -109,6 +109,9 @@ def settings(database_url: str, sync_engine: Engine) -> Settings:
         log_format="text",
         log_level="WARNING",
         max_request_bytes=65_536,
+        tracking_rate_limit_per_minute=10_000,
+        workshop_phone="+33 1 23 45 67 89",
+        workshop_email="sav@atelier.example",
     )
 
 

@@ -27,6 +27,7 @@ from app.schemas.repair_orders import (
 )
 from app.schemas.transitions import TransitionCommand
 from app.services import repair_orders as order_service
+from app.services import tracking as tracking_service
 from app.services import transitions as transition_service
 
 router = api_router("/v1/repair-orders", "repair-orders")
@@ -34,7 +35,7 @@ OrderReader = Annotated[
     Actor, Depends(require_roles(Role.COUNTER, Role.TECHNICIAN, Role.MANAGER, Role.PARTNER))
 ]
 OrderCreator = Annotated[Actor, Depends(require_roles(Role.COUNTER, Role.MANAGER, Role.PARTNER))]
-# Counter and manager: warranty claims and collection reminders.
+# Counter and manager: warranty claims, collection reminders, tracking links.
 WarrantyDesk = Annotated[Actor, Depends(require_roles(Role.COUNTER, Role.MANAGER))]
 
 
@@ -201,3 +202,20 @@ async def record_collection_reminder(
 ) -> OrderEventRead:
     event = await order_service.record_reminder(session, actor, order_id, reminder, clock())
     return OrderEventRead.model_validate(event)
+
+
+@router.post(
+    "/{order_id}/tracking-token",
+    operation_id="rotateTrackingToken",
+    summary="Issue a new tracking link (the old one stops working)",
+    responses=documented(400, 401, 403, 404, 409, 422, 503, success=200, **ETAG_HEADER),
+)
+async def rotate_tracking_token(
+    order_id: uuid.UUID,
+    actor: WarrantyDesk,
+    session: SessionDep,
+    clock: ClockDep,
+    response: Response,
+) -> RepairOrderRead:
+    order = await tracking_service.rotate_token(session, actor, order_id, clock())
+    return _reply(order, actor, response)

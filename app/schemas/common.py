@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -24,11 +23,6 @@ class ReadModel(BaseModel):
     """Base of response models, built from table rows."""
 
     model_config = ConfigDict(from_attributes=True)
-
-
-class Language(StrEnum):
-    FR = "fr"
-    EN = "en"
 
 
 # Text must not carry NUL (PostgreSQL refuses it); required text must not be blank.

@@ -8,8 +8,9 @@ from typing import Annotated
 
 from pydantic import Field
 
+from app.domain.language import Language
 from app.pagination import Page
-from app.schemas.common import ApiModel, Email, Language, NoNul, NotBlank, Phone, ReadModel, omitted
+from app.schemas.common import ApiModel, Email, NoNul, NotBlank, Phone, ReadModel, omitted
 
 PartnerName = Annotated[str, NotBlank, Field(max_length=200, examples=["Bijouterie du Port"])]
 Address = Annotated[str, NoNul, Field(max_length=500)]

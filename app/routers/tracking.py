@@ -1,0 +1,54 @@
+"""The public tracking link: no API key, rate-limited per client address."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Path, Request
+
+from app.deps import SessionDep, SettingsDep
+from app.domain.tracking import negotiate_language
+from app.errors import ApiError
+from app.routers.common import api_router, documented
+from app.routing import runtime_of
+from app.schemas.tracking import TrackingView
+from app.services import tracking as tracking_service
+
+router = api_router("/v1/tracking", "tracking")
+
+Token = Annotated[str, Path(max_length=128, description="The secret of the tracking link")]
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def rate_limited(request: Request) -> None:
+    retry_after = runtime_of(request).tracking_limiter.check(client_address(request))
+    if retry_after is not None:
+        raise ApiError(
+            429, "rate-limited", "Too many requests",
+            f"Too many requests from this address; retry in {retry_after} s.",
+            headers={"Retry-After": str(retry_after)}, retry_after=retry_after,
+        )  # fmt: skip
+
+
+RateLimited = Depends(rate_limited)
+
+
+@router.get(
+    "/{token}",
+    operation_id="getTracking",
+    summary="Follow a repair from the link given to the customer",
+    dependencies=[RateLimited],
+    responses=documented(404, 422, 429, 503),
+)
+async def get_tracking(
+    token: Token,
+    session: SessionDep,
+    settings: SettingsDep,
+    accept_language: Annotated[str | None, Header(max_length=200)] = None,
+) -> TrackingView:
+    return await tracking_service.view(
+        session, token, negotiate_language(accept_language), settings
+    )

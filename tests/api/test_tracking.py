@@ -1,0 +1,132 @@
+"""The public tracking link: the customer's view, nothing personal, abuse resistance."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import httpx
+import pytest
+
+from app.domain.roles import Role
+from app.main import create_app
+from app.services import tracking as tracking_service
+from app.settings import Settings
+from tests.conftest import KeyFactory
+from tests.factories import create_order, transition
+
+PUBLIC_FIELDS = {
+    "order_number",
+    "watch",
+    "status",
+    "status_label",
+    "language",
+    "timeline",
+    "promised_date",
+    "outcome",
+    "workshop",
+}
+
+
+@pytest.fixture
+async def counter(keys: KeyFactory) -> dict[str, str]:
+    return await keys.headers(Role.COUNTER, name="Sophie (counter)")
+
+
+async def test_tracking_view_shows_progress_and_no_personal_data(
+    client: httpx.AsyncClient, counter: dict[str, str]
+) -> None:
+    order = await create_order(
+        client,
+        counter,
+        customer={"name": "Claire Martin", "email": "claire@example.fr", "phone": "0611223344"},
+        promised_date="2099-03-01",
+    )
+    await transition(client, counter, order["id"], "withdraw", reason="Secret internal note")
+    response = await client.get(f"/v1/tracking/{order['tracking_token']}")
+    assert response.status_code == 200
+    view: dict[str, Any] = response.json()
+    assert set(view) == PUBLIC_FIELDS
+    assert set(view["watch"]) == {"brand", "model"}
+    assert set(view["workshop"]) == {"name", "address", "phone", "email"}
+    assert view["order_number"] == order["number"]
+    assert view["status"] == "ready"
+    assert view["status_label"] == "Prête à être retirée"
+    assert [step["status"] for step in view["timeline"]] == ["received", "ready"]
+    text = response.text
+    for private in ("claire@example.fr", "0611223344", "Claire Martin", "Sophie", "Secret"):
+        assert private not in text
+
+
+async def test_tracking_labels_follow_accept_language(
+    client: httpx.AsyncClient, counter: dict[str, str]
+) -> None:
+    order = await create_order(client, counter)
+    url = f"/v1/tracking/{order['tracking_token']}"
+    english = await client.get(url, headers={"Accept-Language": "en-GB,en;q=0.9,fr;q=0.5"})
+    assert english.json()["status_label"] == "Received at the workshop"
+    assert english.json()["language"] == "en"
+    weighted = await client.get(url, headers={"Accept-Language": "en;q=0.4, fr-CH;q=0.8"})
+    assert weighted.json()["language"] == "fr"
+    unknown = await client.get(url, headers={"Accept-Language": "de"})
+    assert unknown.json()["language"] == "fr"
+
+
+async def test_unknown_and_rotated_tokens_get_the_same_404(
+    client: httpx.AsyncClient, counter: dict[str, str]
+) -> None:
+    order = await create_order(client, counter)
+    never = await client.get(f"/v1/tracking/{secrets.token_urlsafe(32)}")
+    rotated = await client.post(f"/v1/repair-orders/{order['id']}/tracking-token", headers=counter)
+    assert rotated.status_code == 200
+    new_token = rotated.json()["tracking_token"]
+    assert new_token != order["tracking_token"]
+    old = await client.get(f"/v1/tracking/{order['tracking_token']}")
+    assert old.status_code == never.status_code == 404
+    assert {k: v for k, v in old.json().items() if k != "instance"} == {
+        k: v for k, v in never.json().items() if k != "instance"
+    }
+    assert (await client.get(f"/v1/tracking/{new_token}")).status_code == 200
+
+
+async def test_ten_thousand_random_tokens_find_nothing(
+    app: Any, client: httpx.AsyncClient, counter: dict[str, str]
+) -> None:
+    for _ in range(20):
+        await create_order(client, counter)
+    db = app.state.runtime.db
+    hits = 0
+    async with db.new_session(write=False) as session:
+        for _ in range(10_000):
+            try:
+                await tracking_service.order_for_token(session, secrets.token_urlsafe(32))
+                hits += 1
+            except Exception:  # NotFound: the expected answer
+                pass
+    assert hits == 0
+
+
+async def test_public_endpoints_are_rate_limited_per_address_and_recover(
+    settings: Settings, keys: KeyFactory
+) -> None:
+    limited = create_app(settings.model_copy(update={"tracking_rate_limit_per_minute": 3}))
+    limiter = limited.state.runtime.tracking_limiter
+    moment = [1000.0]
+    limiter.clock = lambda: moment[0]
+    transport = httpx.ASGITransport(app=limited, client=("203.0.113.7", 5000))
+    other = httpx.ASGITransport(app=limited, client=("203.0.113.8", 5000))
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://t") as first,
+        httpx.AsyncClient(transport=other, base_url="http://t") as second,
+    ):
+        statuses = [(await first.get("/v1/tracking/nope")).status_code for _ in range(4)]
+        assert statuses == [404, 404, 404, 429]
+        blocked = await first.get("/v1/tracking/nope")
+        assert blocked.headers["content-type"] == "application/problem+json"
+        assert int(blocked.headers["retry-after"]) >= 1
+        assert blocked.json()["retry_after"] >= 1
+        assert (await second.get("/v1/tracking/nope")).status_code == 404
+        # A minute later the window has slid past the old hits.
+        moment[0] += 61
+        assert (await first.get("/v1/tracking/nope")).status_code == 404
+    await limited.state.runtime.db.dispose()
