@@ -84,3 +84,16 @@ def check_reminder_allowed(status: str) -> None:
             current_status=status,
             allowed_actions=[],
         )
+
+
+SHIPMENT_ACTION = "record_shipment"
+
+
+def check_shipment_allowed(status: str) -> None:
+    """A partner announces its parcel while the workshop awaits the watch."""
+    if status != OrderStatus.AWAITING_ARRIVAL:
+        raise InvalidTransition(
+            "A shipment to the workshop can be recorded only while the watch is awaited.",
+            current_status=status,
+            allowed_actions=[],
+        )

@@ -38,6 +38,9 @@ class RepairOrder(SQLModel, table=True):
     intake_acknowledged_by: str | None = Field(default=None, max_length=200)
     intake_acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
+    # A partner's parcel to the workshop (carrier, tracking number, when it left).
+    inbound_shipment: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+
     technician_key_id: uuid.UUID | None = Field(default=None, index=True)
     technician_name: str | None = Field(default=None, max_length=120)
     pre_diagnosis: dict[str, Any] | None = Field(default=None, sa_type=JSON)

@@ -17,6 +17,7 @@ from app.repositories.repair_orders import OrderFilters
 from app.routers.common import ETAG_HEADER, LOCATION_HEADER, api_router, documented, with_etag
 from app.schemas.common import AwareDatetime, CursorParam, Limit, SearchText
 from app.schemas.repair_orders import (
+    InboundShipment,
     IntakeDetails,
     OrderEventPage,
     OrderEventRead,
@@ -35,6 +36,7 @@ OrderReader = Annotated[
     Actor, Depends(require_roles(Role.COUNTER, Role.TECHNICIAN, Role.MANAGER, Role.PARTNER))
 ]
 OrderCreator = Annotated[Actor, Depends(require_roles(Role.COUNTER, Role.MANAGER, Role.PARTNER))]
+ShipmentSender = Annotated[Actor, Depends(require_roles(Role.PARTNER, Role.MANAGER))]
 # Counter and manager: warranty claims, collection reminders, tracking links.
 WarrantyDesk = Annotated[Actor, Depends(require_roles(Role.COUNTER, Role.MANAGER))]
 
@@ -218,4 +220,22 @@ async def rotate_tracking_token(
     response: Response,
 ) -> RepairOrderRead:
     order = await tracking_service.rotate_token(session, actor, order_id, clock())
+    return _reply(order, actor, response)
+
+
+@router.post(
+    "/{order_id}/shipments",
+    operation_id="recordInboundShipment",
+    summary="A partner records the parcel carrying the watch to the workshop",
+    responses=documented(400, 401, 403, 404, 409, 413, 422, 503, success=200, **ETAG_HEADER),
+)
+async def record_inbound_shipment(
+    order_id: uuid.UUID,
+    shipment: InboundShipment,
+    actor: ShipmentSender,
+    session: SessionDep,
+    clock: ClockDep,
+    response: Response,
+) -> RepairOrderRead:
+    order = await order_service.record_shipment(session, actor, order_id, shipment, clock())
     return _reply(order, actor, response)

@@ -97,6 +97,7 @@ class RepairOrderRead(ReadModel):
     deposited_at: datetime | None
     intake_acknowledged_by: str | None
     intake_acknowledged_at: datetime | None
+    inbound_shipment: dict[str, Any] | None
     technician_key_id: uuid.UUID | None
     technician_name: str | None
     pre_diagnosis: dict[str, Any] | None
@@ -137,3 +138,11 @@ class ReminderCreate(ApiModel):
 
     channel: ReminderChannel
     note: Note | None = None
+
+
+class InboundShipment(ApiModel):
+    """A partner's parcel carrying the watch to the workshop."""
+
+    carrier: Annotated[str, NotBlank, Field(max_length=100, examples=["Colissimo"])]
+    tracking_number: Annotated[str, NotBlank, Field(max_length=100)]
+    shipped_at: AwareDatetime | None = Field(default=None, description="Defaults to now")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,13 +12,24 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain.actors import Actor
 from app.domain.errors import BusinessValidationError, NotFound
-from app.domain.handback import REMINDER_ACTION, check_reminder_allowed, check_warranty_claim
+from app.domain.handback import (
+    REMINDER_ACTION,
+    SHIPMENT_ACTION,
+    check_reminder_allowed,
+    check_shipment_allowed,
+    check_warranty_claim,
+)
 from app.domain.lifecycle import OrderStatus, creation_status
 from app.models import Customer, OrderEvent, RepairOrder, Watch
 from app.repositories import repair_orders as order_repository
 from app.repositories.scoping import get_scoped, partner_scope
 from app.schemas.customers import CustomerCreate
-from app.schemas.repair_orders import IntakeDetails, ReminderCreate, RepairOrderCreate
+from app.schemas.repair_orders import (
+    InboundShipment,
+    IntakeDetails,
+    ReminderCreate,
+    RepairOrderCreate,
+)
 from app.schemas.watches import WatchCreate
 from app.services import records
 
@@ -212,6 +223,28 @@ async def open_warranty_claim(
     return claim
 
 
+async def _record_fact(
+    session: AsyncSession,
+    actor: Actor,
+    order_id: uuid.UUID,
+    action: str,
+    payload: dict[str, Any],
+    now: datetime,
+    check: Callable[[str], None],
+) -> tuple[RepairOrder, OrderEvent]:
+    """Append an event that records a fact without changing the order's status."""
+    order = await order_repository.get(session, actor, order_id, for_update=True)
+    if order is None:
+        raise NotFound(f"No repair order with id {order_id}.")
+    check(order.status)
+    order.version += 1
+    order.updated_at = now
+    session.add(order)
+    event = creation_event(order, actor, now, action, payload)
+    event.from_status = order.status
+    return order, await order_repository.append_event(session, event)
+
+
 async def record_reminder(
     session: AsyncSession,
     actor: Actor,
@@ -220,13 +253,26 @@ async def record_reminder(
     now: datetime,
 ) -> OrderEvent:
     """Note a reminder in the audit trail: the unclaimed-watch procedure counts on it."""
-    order = await order_repository.get(session, actor, order_id, for_update=True)
-    if order is None:
-        raise NotFound(f"No repair order with id {order_id}.")
-    check_reminder_allowed(order.status)
-    order.version += 1
-    order.updated_at = now
-    session.add(order)
-    event = creation_event(order, actor, now, REMINDER_ACTION, reminder.model_dump(mode="json"))
-    event.from_status = order.status
-    return await order_repository.append_event(session, event)
+    _, event = await _record_fact(
+        session, actor, order_id, REMINDER_ACTION, reminder.model_dump(mode="json"), now,
+        check_reminder_allowed,
+    )  # fmt: skip
+    return event
+
+
+async def record_shipment(
+    session: AsyncSession,
+    actor: Actor,
+    order_id: uuid.UUID,
+    shipment: InboundShipment,
+    now: datetime,
+) -> RepairOrder:
+    details = {
+        **shipment.model_dump(mode="json"),
+        "shipped_at": (shipment.shipped_at or now).isoformat(),
+    }
+    order, _ = await _record_fact(
+        session, actor, order_id, SHIPMENT_ACTION, details, now, check_shipment_allowed
+    )
+    order.inbound_shipment = details
+    return order

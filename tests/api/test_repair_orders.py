@@ -329,3 +329,25 @@ async def test_unclaimed_watch_is_abandoned_only_after_a_year_and_a_reminder(
         for e in events
     ]
     assert replay(recorded) is OrderStatus.ABANDONED
+
+
+async def test_partner_records_the_parcel_while_the_watch_is_awaited(
+    client: httpx.AsyncClient, keys: KeyFactory, staff: dict[Role, dict[str, str]]
+) -> None:
+    boutique = await keys.headers(Role.PARTNER, partner_id=await keys.partner())
+    order = await create_order(client, boutique)
+    shipped = await client.post(
+        f"/v1/repair-orders/{order['id']}/shipments",
+        json={"carrier": "Colissimo", "tracking_number": "6A12345678901"},
+        headers=boutique,
+    )
+    assert shipped.status_code == 200
+    assert shipped.json()["inbound_shipment"]["carrier"] == "Colissimo"
+    assert shipped.json()["status"] == "awaiting_arrival"
+    await transition(client, staff[Role.COUNTER], order["id"], "receive")
+    late = await client.post(
+        f"/v1/repair-orders/{order['id']}/shipments",
+        json={"carrier": "DHL", "tracking_number": "1"},
+        headers=boutique,
+    )
+    assert late.status_code == 409
