@@ -15,9 +15,11 @@ from app.observability import Metrics, configure_logging
 from app.openapi import API_TITLE, API_VERSION, build_openapi
 from app.routers import (
     api_keys,
+    catalog,
     customers,
     health,
     partners,
+    quotes,
     repair_orders,
     tracking,
     watches,
@@ -40,7 +42,17 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     app.state.runtime = runtime
     app.state.metrics = Metrics()
     install_error_handlers(app)
-    for module in (health, api_keys, partners, customers, watches, repair_orders, tracking):
+    for module in (
+        health,
+        api_keys,
+        partners,
+        customers,
+        watches,
+        repair_orders,
+        quotes,
+        catalog,
+        tracking,
+    ):
         app.include_router(module.router)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
 

@@ -61,6 +61,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                 {"name": "customers", "description": "The workshop's and partners' customers"},
                 {"name": "watches", "description": "Watches and their identity"},
                 {"name": "repair-orders", "description": "Intake, lifecycle, audit trail"},
+                {"name": "quotes", "description": "Quote revisions and the invoice"},
+                {"name": "catalog", "description": "The workshop's service catalogue"},
                 {"name": "tracking", "description": "The customer's public tracking link"},
             ],
         )

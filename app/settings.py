@@ -43,7 +43,6 @@ class Settings(BaseSettings):
     workshop_siret: str = ""
     workshop_vat_number: str = ""
     vat_regime: Literal["standard", "exempt"] = "standard"
-    currency: str = "EUR"
     mediator_name: str = ""
     mediator_contact: str = ""
 

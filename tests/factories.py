@@ -46,3 +46,37 @@ def identity_for(order: dict[str, Any]) -> dict[str, Any]:
         "presented_reference": order["number"],
         "serial_confirmed": True,
     }
+
+
+SERVICE_QUOTE = {
+    "lines": [
+        {"kind": "service", "code": "service_automatic"},
+        {"kind": "part", "reference": "ETA 2824-2 mainspring", "description": "Mainspring",
+         "unit_price": {"amount": "18.50"}},
+        {"kind": "service", "code": "polishing", "mandatory": False},
+    ],
+    "diagnosis_fee": {"amount": "25.00"},
+}  # fmt: skip
+
+
+async def diagnosed_order(
+    client: httpx.AsyncClient,
+    counter: dict[str, str],
+    technician: dict[str, str],
+    **fields: Any,
+) -> dict[str, Any]:
+    order = await create_order(client, counter, **fields)
+    await transition(client, technician, order["id"], "start_diagnosis")
+    return await transition(
+        client, technician, order["id"], "complete_diagnosis", final_diagnosis="Service due"
+    )
+
+
+async def draft_quote(
+    client: httpx.AsyncClient, headers: dict[str, str], order_id: str, quote: Any = None
+) -> dict[str, Any]:
+    response = await client.post(
+        f"/v1/repair-orders/{order_id}/quotes", json=quote or SERVICE_QUOTE, headers=headers
+    )
+    assert response.status_code == 201, response.text
+    return dict(response.json())

@@ -277,9 +277,10 @@ TRANSITIONS: Mapping[Action, Transition] = MappingProxyType(
                description="final diagnosis and parts"),
             _t(Action.SEND_QUOTE, [S.DIAGNOSED], S.QUOTE_SENT, [R.COUNTER, R.MANAGER],
                (quote_ready_to_send,), description="quote revision sent"),
+            # SYSTEM approves on the customer's behalf within the ceiling agreed at intake.
             _t(Action.APPROVE_QUOTE, [S.QUOTE_SENT], S.APPROVED,
-               [R.CUSTOMER, R.COUNTER, R.PARTNER], (partner_owns_order, quote_still_valid),
-               description="customer agrees to the price"),
+               [R.CUSTOMER, R.COUNTER, R.PARTNER, R.SYSTEM],
+               (partner_owns_order, quote_still_valid), description="customer agrees to the price"),
             _t(Action.DECLINE_QUOTE, [S.QUOTE_SENT], S.READY, [R.CUSTOMER, R.COUNTER, R.PARTNER],
                (partner_owns_order,), Outcome.UNREPAIRED, "customer declines"),
             _t(Action.EXPIRE_QUOTE, [S.QUOTE_SENT], S.DIAGNOSED, [R.SYSTEM, R.MANAGER],

@@ -6,6 +6,13 @@ from app.models.api_keys import ApiKey
 from app.models.customers import Customer
 from app.models.idempotency import IdempotencyRecord
 from app.models.partners import Partner
+from app.models.quotes import (
+    CatalogService,
+    Invoice,
+    InvoiceNumberCounter,
+    QuoteLineRow,
+    QuoteRevision,
+)
 from app.models.repair_orders import OrderEvent, OrderNumberCounter, RepairOrder
 from app.models.watches import Watch
 
@@ -13,6 +20,11 @@ metadata = SQLModel.metadata
 
 __all__ = [
     "ApiKey",
+    "CatalogService",
+    "Invoice",
+    "InvoiceNumberCounter",
+    "QuoteLineRow",
+    "QuoteRevision",
     "Customer",
     "IdempotencyRecord",
     "OrderEvent",

@@ -38,6 +38,14 @@ class RepairOrder(SQLModel, table=True):
     intake_acknowledged_by: str | None = Field(default=None, max_length=200)
     intake_acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
+    # Money (cents, in the workshop's currency): paid at drop-off, the customer's standing
+    # "repair without asking me up to …", what approved quotes and fees make due.
+    currency: str = Field(default="EUR", max_length=3)
+    deposit_cents: int = Field(default=0)
+    preapproved_ceiling_cents: int | None = Field(default=None)
+    approved_total_cents: int = Field(default=0)
+    fee_due_cents: int = Field(default=0)
+
     # A partner's parcel to the workshop (carrier, tracking number, when it left).
     inbound_shipment: dict[str, Any] | None = Field(default=None, sa_type=JSON)
 

@@ -7,32 +7,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain.actors import Actor
 from app.models import Customer, OrderEvent, OrderNumberCounter, RepairOrder, Watch
 from app.pagination import fetch_page
+from app.repositories.counters import next_in_year
 from app.repositories.scoping import get_scoped, scoped_select
 
 
 async def next_order_sequence(session: AsyncSession, year: int) -> int:
-    """Allocate the next number of ``year`` atomically (an upsert holding the counter's row)."""
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    table = OrderNumberCounter.__table__  # type: ignore[attr-defined]
-    statement = (
-        insert(table)
-        .values(year=year, last_value=1)
-        .on_conflict_do_update(
-            index_elements=[table.c.year], set_={"last_value": table.c.last_value + 1}
-        )
-        .returning(table.c.last_value)
-    )
-    result = await session.exec(statement)
-    return int(result.scalar_one())
+    return await next_in_year(session, OrderNumberCounter, year)
 
 
 async def get(

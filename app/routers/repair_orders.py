@@ -43,7 +43,9 @@ WarrantyDesk = Annotated[Actor, Depends(require_roles(Role.COUNTER, Role.MANAGER
 
 def present(order: RepairOrder, actor: Actor) -> RepairOrderRead:
     actions = [a.value for a in allowed_actions(OrderStatus(order.status), actor.role)]
-    return RepairOrderRead.model_validate({**order.model_dump(), "allowed_actions": actions})
+    return RepairOrderRead.model_validate(
+        {**order.model_dump(), **order_service.billing(order), "allowed_actions": actions}
+    )
 
 
 def _reply(order: RepairOrder, actor: Actor, response: Response) -> RepairOrderRead:

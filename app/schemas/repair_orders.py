@@ -13,6 +13,7 @@ from app.domain.intake import Accessory, Defect, WatchPart
 from app.pagination import Page
 from app.schemas.common import ApiModel, AwareDatetime, NoNul, NotBlank, ReadModel
 from app.schemas.customers import CustomerCreate
+from app.schemas.money import MoneyIn, MoneyRead
 from app.schemas.watches import WatchCreate
 
 Note = Annotated[str, NoNul, Field(max_length=2000)]
@@ -74,6 +75,13 @@ class RepairOrderCreate(IntakeDetails):
     deposited_at: AwareDatetime | None = Field(
         default=None, description="When the watch was left; defaults to now (counter only)"
     )
+    deposit: MoneyIn | None = Field(
+        default=None, description="Paid at drop-off; deducted from the amount due at hand-back"
+    )
+    preapproved_ceiling: MoneyIn | None = Field(
+        default=None,
+        description='"Repair without asking me up to …": a quote within it is approved at once',
+    )
 
 
 class RepairOrderRead(ReadModel):
@@ -106,6 +114,12 @@ class RepairOrderRead(ReadModel):
     returned_at: datetime | None
     hand_back: dict[str, Any] | None
     warranty_until: date | None
+    deposit: MoneyRead
+    preapproved_ceiling: MoneyRead | None
+    approved_total: MoneyRead = Field(description="Incl. VAT, of every approved revision")
+    fee_due: MoneyRead = Field(description="Diagnosis fee owed when the quote was declined")
+    amount_due: MoneyRead = Field(description="What remains to pay at hand-back")
+    refund_due: MoneyRead = Field(description="Deposit to give back, when it exceeds the bill")
     created_at: datetime
     updated_at: datetime
 

@@ -11,6 +11,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain.actors import Actor
+from app.domain.amounts import Money
 from app.domain.errors import BusinessValidationError, NotFound
 from app.domain.handback import (
     REMINDER_ACTION,
@@ -20,10 +21,12 @@ from app.domain.handback import (
     check_warranty_claim,
 )
 from app.domain.lifecycle import OrderStatus, creation_status
+from app.domain.quoting import amount_due
 from app.models import Customer, OrderEvent, RepairOrder, Watch
 from app.repositories import repair_orders as order_repository
 from app.repositories.scoping import get_scoped, partner_scope
 from app.schemas.customers import CustomerCreate
+from app.schemas.money import MoneyRead
 from app.schemas.repair_orders import (
     InboundShipment,
     IntakeDetails,
@@ -157,6 +160,10 @@ async def create(
     apply_intake(order, payload, now)
     if status is OrderStatus.RECEIVED:
         order.deposited_at = payload.deposited_at or now
+    if payload.deposit is not None:
+        order.deposit_cents = payload.deposit.to_money().to_cents()
+    if payload.preapproved_ceiling is not None:
+        order.preapproved_ceiling_cents = payload.preapproved_ceiling.to_money().to_cents()
     await order_repository.add(session, order)
     await order_repository.append_event(
         session,
@@ -276,3 +283,23 @@ async def record_shipment(
     )
     order.inbound_shipment = details
     return order
+
+
+def billing(order: RepairOrder) -> dict[str, MoneyRead | None]:
+    """The order's money, as its representation shows it."""
+    currency = order.currency
+    balance = amount_due(
+        approved_total=Money.from_cents(order.approved_total_cents, currency),
+        fee_due=Money.from_cents(order.fee_due_cents, currency),
+        deposit=Money.from_cents(order.deposit_cents, currency),
+        free_of_charge=order.free_of_charge,
+    )
+    ceiling = order.preapproved_ceiling_cents
+    return {
+        "deposit": MoneyRead.cents(order.deposit_cents, currency),
+        "preapproved_ceiling": MoneyRead.cents(ceiling, currency) if ceiling is not None else None,
+        "approved_total": MoneyRead.cents(order.approved_total_cents, currency),
+        "fee_due": MoneyRead.cents(order.fee_due_cents, currency),
+        "amount_due": MoneyRead.of(balance.due),
+        "refund_due": MoneyRead.of(balance.refund),
+    }

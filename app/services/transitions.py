@@ -1,14 +1,15 @@
 """Lifecycle commands: load the order, gather the facts, let the domain decide, persist.
 
-The domain's transition table decides whether an action is possible; this module only gathers
-the facts its guards need and records what the action carries (its payload) on the order and in
-the event log, in the caller's transaction.
+The domain's transition table decides whether an action is possible; this module gathers the
+facts its guards need (quotes, QC sessions, reminders, identity check) and records what the
+action carries on the order, its quote revisions and the event log, in the caller's transaction.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,73 +17,127 @@ from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain.actors import Actor
+from app.domain.amounts import Money
 from app.domain.errors import NotFound
-from app.domain.handback import (
-    DEFAULT_WARRANTY_MONTHS,
-    REMINDER_ACTION,
-    add_months,
-    identity_verified,
-)
+from app.domain.handback import REMINDER_ACTION, add_months, identity_verified
 from app.domain.lifecycle import Action, OrderStatus, Outcome, TransitionContext, decide
+from app.domain.quoting import (
+    RevisionStatus,
+    needs_manager_review,
+    within_ceiling,
+)
+from app.domain.roles import Role
 from app.models import OrderEvent, RepairOrder
 from app.repositories import repair_orders as order_repository
 from app.schemas import transitions as commands
+from app.services import invoices as invoice_service
+from app.services import quotes as quote_service
 from app.services.records import check_version
 from app.services.repair_orders import apply_intake
 from app.settings import Settings
 
-Effect = Callable[[RepairOrder, Any, Actor, datetime], None]
+CEILING_ACTOR = Actor(key_id=None, name="pre-approved ceiling", role=Role.SYSTEM)
 
 
-def _receive(
-    order: RepairOrder, command: commands.ReceiveCommand, _a: Actor, now: datetime
-) -> None:
-    apply_intake(order, command, now)
-    order.deposited_at = now
+@dataclass
+class Step:
+    """Everything one transition's effect may read or change."""
+
+    session: AsyncSession
+    order: RepairOrder
+    command: Any
+    actor: Actor
+    now: datetime
+    settings: Settings
+    quotes: quote_service.QuoteState
+    decision_details: dict[str, Any]
 
 
-def _start_diagnosis(order: RepairOrder, _c: Any, actor: Actor, _now: datetime) -> None:
-    order.technician_key_id = actor.key_id
-    order.technician_name = actor.name
+Effect = Callable[[Step], Awaitable[None]]
 
 
-def _complete_diagnosis(
-    order: RepairOrder, command: commands.CompleteDiagnosisCommand, _a: Actor, _now: datetime
-) -> None:
-    order.diagnosis = command.model_dump(mode="json", exclude={"action"})
+async def _receive(step: Step) -> None:
+    apply_intake(step.order, step.command, step.now)
+    step.order.deposited_at = step.now
 
 
-def _wait_for_parts(
-    order: RepairOrder, command: commands.WaitForPartsCommand, _a: Actor, _now: datetime
-) -> None:
-    if command.new_promised_date is not None:
-        order.promised_date = command.new_promised_date
+async def _start_diagnosis(step: Step) -> None:
+    step.order.technician_key_id = step.actor.key_id
+    step.order.technician_name = step.actor.name
 
 
-def _becomes_ready(order: RepairOrder, _c: Any, _a: Actor, now: datetime) -> None:
-    order.ready_at = now
+async def _complete_diagnosis(step: Step) -> None:
+    step.order.diagnosis = step.command.model_dump(mode="json", exclude={"action"})
 
 
-def _hand_back(
-    order: RepairOrder, command: commands.HandBackCommand, actor: Actor, now: datetime
-) -> None:
-    order.returned_at = now
-    order.hand_back = {
-        **command.model_dump(mode="json", exclude={"action"}),
-        "handed_back_by": actor.name,
+async def _send_quote(step: Step) -> None:
+    quote_service.mark_sent(step.quotes, step.now, step.settings)
+
+
+def _decision(step: Step) -> dict[str, Any]:
+    return {
+        "channel": getattr(step.command, "channel", None),
+        "decided_by": getattr(step.command, "decided_by", None) or step.actor.name,
+        "actor_role": step.actor.role.value,
+        **step.decision_details,
     }
-    if order.outcome == Outcome.REPAIRED.value:
-        order.warranty_until = add_months(now.date(), DEFAULT_WARRANTY_MONTHS)
+
+
+async def _approve_quote(step: Step) -> None:
+    accepted = [str(line_id) for line_id in step.command.accepted_optional_lines]
+    quote_service.mark_approved(step.quotes, step.order, accepted, _decision(step), step.now)
+
+
+async def _decline_quote(step: Step) -> None:
+    quote_service.mark_declined(step.quotes, step.order, _decision(step), step.now)
+    step.order.ready_at = step.now
+
+
+async def _expire_quote(step: Step) -> None:
+    quote_service.mark_expired(step.quotes, step.now)
+
+
+async def _wait_for_parts(step: Step) -> None:
+    if step.command.new_promised_date is not None:
+        step.order.promised_date = step.command.new_promised_date
+
+
+async def _pass_qc(step: Step) -> None:
+    step.order.ready_at = step.now
+
+
+async def _withdraw(step: Step) -> None:
+    quote_service.settle_unrepaired(step.quotes, step.order)
+    step.order.ready_at = step.now
+
+
+async def _hand_back(step: Step) -> None:
+    order = step.order
+    order.returned_at = step.now
+    order.hand_back = {
+        **step.command.model_dump(mode="json", exclude={"action"}),
+        "handed_back_by": step.actor.name,
+    }
+    lines = quote_service.approved_lines(step.quotes) if order.outcome == Outcome.REPAIRED else []
+    warranty = max((line.warranty_months for line in lines), default=0)
+    if order.outcome == Outcome.REPAIRED and warranty:
+        order.warranty_until = add_months(step.now.date(), warranty)
+    await invoice_service.issue_at_hand_back(
+        step.session, order, step.quotes, lines, step.now, step.settings
+    )
 
 
 EFFECTS: dict[Action, Effect] = {
     Action.RECEIVE: _receive,
     Action.START_DIAGNOSIS: _start_diagnosis,
     Action.COMPLETE_DIAGNOSIS: _complete_diagnosis,
+    Action.SEND_QUOTE: _send_quote,
+    Action.APPROVE_QUOTE: _approve_quote,
+    Action.DECLINE_QUOTE: _decline_quote,
+    Action.EXPIRE_QUOTE: _expire_quote,
     Action.WAIT_FOR_PARTS: _wait_for_parts,
-    Action.PASS_QC: _becomes_ready,
-    Action.DECLINE_QUOTE: _becomes_ready,
-    Action.WITHDRAW: _becomes_ready,
+    Action.PASS_QC: _pass_qc,
+    Action.WITHDRAW: _withdraw,
     Action.HAND_BACK: _hand_back,
 }
 
@@ -92,39 +147,57 @@ def _reason_of(command: BaseModel) -> str | None:
     return reason if isinstance(reason, str) else None
 
 
-async def _facts(
-    session: AsyncSession,
-    order: RepairOrder,
-    actor: Actor,
-    command: BaseModel,
-    now: datetime,
-    settings: Settings,
-) -> TransitionContext:
-    identity_checked = False
-    if isinstance(command, commands.HandBackCommand):
-        check = command.identity_check
-        identity_checked = identity_verified(
-            check.proof,
-            check.presented_reference,
-            order_number=order.number,
-            tracking_token=order.tracking_token,
-            serial_confirmed=check.serial_confirmed,
+def _identity_checked(order: RepairOrder, command: BaseModel) -> bool:
+    if not isinstance(command, commands.HandBackCommand):
+        return False
+    check = command.identity_check
+    return identity_verified(
+        check.proof,
+        check.presented_reference,
+        order_number=order.number,
+        tracking_token=order.tracking_token,
+        serial_confirmed=check.serial_confirmed,
+    )
+
+
+def _quote_facts(state: quote_service.QuoteState, settings: Settings) -> dict[str, Any]:
+    draft, issued = state.draft, state.latest_issued
+    facts: dict[str, Any] = {
+        "has_quote_to_send": draft is not None,
+        "latest_revision_approved": issued is not None and issued.status == RevisionStatus.APPROVED,
+        "quote_valid_until": issued.valid_until if issued is not None else None,
+    }
+    if draft is not None:
+        total = state.totals(draft).incl_vat
+        facts["quote_needs_manager_review"] = needs_manager_review(
+            total, quote_service.threshold(settings)
         )
-    events = await order_repository.events_of(session, order.id)
+        facts["quote_manager_approved"] = draft.manager_approved_at is not None
+    return facts
+
+
+async def _facts(step: Step, events: list[OrderEvent]) -> TransitionContext:
+    order, actor, settings = step.order, step.actor, step.settings
     reminders = tuple(e.occurred_at for e in events if e.action == REMINDER_ACTION)
     return TransitionContext(
-        now=now,
+        now=step.now,
         role=actor.role,
         actor_key_id=str(actor.key_id) if actor.key_id else None,
         actor_owns_order=actor.partner_id is not None and actor.partner_id == order.partner_id,
-        reason=_reason_of(command),
-        override=bool(getattr(command, "override", False)),
+        reason=_reason_of(step.command),
+        override=bool(getattr(step.command, "override", False)),
         four_eyes_qc=settings.four_eyes_qc,
+        repairer_key_ids=frozenset(
+            str(e.actor_key_id)
+            for e in events
+            if e.action == Action.START_REPAIR and e.actor_key_id
+        ),
         deposited_at=order.deposited_at or order.created_at,
         ready_at=order.ready_at,
         reminders_sent_at=reminders,
         unclaimed_delay_days=settings.unclaimed_delay_days,
-        identity_checked=identity_checked,
+        identity_checked=_identity_checked(order, step.command),
+        **_quote_facts(step.quotes, settings),
     )
 
 
@@ -137,16 +210,39 @@ async def apply(
     expected_version: int | None,
     now: datetime,
     settings: Settings,
+    decision_details: dict[str, Any] | None = None,
 ) -> RepairOrder:
     order = await order_repository.get(session, actor, order_id, for_update=True)
     if order is None:
         raise NotFound(f"No repair order with id {order_id}.")
     check_version(order.version, expected_version)
-    context = await _facts(session, order, actor, command, now, settings)
-    decision = decide(OrderStatus(order.status), action, context)
+    order = await _apply_to(
+        session, order, actor, action, command, now, settings, decision_details or {}
+    )
+    if action is Action.SEND_QUOTE:
+        await _approve_within_ceiling(session, order, now, settings)
+    return order
+
+
+async def _apply_to(
+    session: AsyncSession,
+    order: RepairOrder,
+    actor: Actor,
+    action: Action,
+    command: BaseModel,
+    now: datetime,
+    settings: Settings,
+    decision_details: dict[str, Any],
+) -> RepairOrder:
+    step = Step(
+        session, order, command, actor, now, settings,
+        await quote_service.state_of(session, order, settings), decision_details,
+    )  # fmt: skip
+    events = list(await order_repository.events_of(session, order.id))
+    decision = decide(OrderStatus(order.status), action, await _facts(step, events))
     effect = EFFECTS.get(action)
     if effect is not None:
-        effect(order, command, actor, now)
+        await effect(step)
     from_status = order.status
     order.status = decision.to_status.value
     if decision.outcome is not None:
@@ -167,7 +263,31 @@ async def apply(
             actor_role=actor.role.value,
             occurred_at=now,
             reason=_reason_of(command),
-            payload=command.model_dump(mode="json", exclude={"action", "reason"}),
+            payload={
+                **command.model_dump(mode="json", exclude={"action", "reason"}),
+                **decision_details,
+            },
         ),
     )
     return order
+
+
+async def _approve_within_ceiling(
+    session: AsyncSession, order: RepairOrder, now: datetime, settings: Settings
+) -> None:
+    """The customer's standing instruction at intake approves a quote within the ceiling."""
+    if order.preapproved_ceiling_cents is None:
+        return
+    state = await quote_service.state_of(session, order, settings)
+    sent = state.latest_issued
+    if sent is None:
+        return
+    mandatory_total = state.totals(sent, mandatory=True).incl_vat
+    ceiling = Money.from_cents(order.preapproved_ceiling_cents, order.currency)
+    if within_ceiling(mandatory_total, ceiling):
+        await _apply_to(
+            session, order, CEILING_ACTOR, Action.APPROVE_QUOTE,
+            commands.ApproveQuoteCommand(action="approve_quote"),
+            now, settings,
+            {"channel": "preapproved_ceiling", "auto_approved": True, "ceiling": ceiling.as_json()},
+        )  # fmt: skip

@@ -1,0 +1,28 @@
+"""Per-year sequences (order numbers, invoice numbers) that never hand out a number twice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+
+async def next_in_year(session: AsyncSession, counter: type[SQLModel], year: int) -> int:
+    """Allocate the next value of ``year`` atomically: an upsert that holds the counter's row
+    until the transaction ends, so concurrent requests queue and none reuses a value."""
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    insert: Any = pg_insert if dialect == "postgresql" else sqlite_insert
+    table = counter.__table__  # type: ignore[attr-defined]
+    statement = (
+        insert(table)
+        .values(year=year, last_value=1)
+        .on_conflict_do_update(
+            index_elements=[table.c.year], set_={"last_value": table.c.last_value + 1}
+        )
+        .returning(table.c.last_value)
+    )
+    result = await session.exec(statement)
+    return int(result.scalar_one())
