@@ -69,6 +69,27 @@ def _keys_create(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _expire_quotes() -> int:
+    from app.db import Database
+    from app.services.transitions import expire_due_quotes
+
+    settings = get_settings()
+    db = Database.from_settings(settings)
+    try:
+        async with db.new_session(write=True) as session:
+            count = await expire_due_quotes(session, utc_now(), settings)
+            await session.commit()
+            return count
+    finally:
+        await db.dispose()
+
+
+def _quotes_expire(_args: argparse.Namespace) -> int:
+    count = asyncio.run(_expire_quotes())
+    print(f"{count} quote(s) expired", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="atelier", description="Atelier watch workshop API")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -90,6 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--name", required=True)
     create.add_argument("--partner", type=uuid.UUID, help="partner id (partner keys only)")
     create.set_defaults(handler=_keys_create)
+
+    quotes = commands.add_parser("quotes", help="quote maintenance")
+    quote_commands = quotes.add_subparsers(dest="quote_command", required=True)
+    expire = quote_commands.add_parser(
+        "expire", help="send orders whose quote validity passed back to diagnosed (run daily)"
+    )
+    expire.set_defaults(handler=_quotes_expire)
     return parser
 
 

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import date
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.models import CatalogService, Invoice, InvoiceNumberCounter, QuoteLineRow, QuoteRevision
+from app.models import (
+    CatalogService,
+    Invoice,
+    InvoiceNumberCounter,
+    QuoteLineRow,
+    QuoteRevision,
+    RepairOrder,
+)
 from app.repositories.counters import next_in_year
 
 
@@ -75,3 +83,17 @@ async def invoice_of(session: AsyncSession, order_id: uuid.UUID) -> Invoice | No
 
 async def next_invoice_sequence(session: AsyncSession, year: int) -> int:
     return await next_in_year(session, InvoiceNumberCounter, year)
+
+
+async def orders_with_expired_quotes(session: AsyncSession, today: date) -> Sequence[uuid.UUID]:
+    """Orders still waiting on a sent revision whose validity date has passed."""
+    statement = (
+        select(RepairOrder.id)
+        .join(QuoteRevision, col(QuoteRevision.order_id) == col(RepairOrder.id))
+        .where(
+            col(RepairOrder.status) == "quote_sent",
+            col(QuoteRevision.status) == "sent",
+            col(QuoteRevision.valid_until) < today,
+        )
+    )
+    return (await session.exec(statement)).all()

@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request
 
-from app.deps import SessionDep, SettingsDep
+from app.deps import ClockDep, SessionDep, SettingsDep
 from app.domain.tracking import negotiate_language
 from app.errors import ApiError
 from app.routers.common import api_router, documented
 from app.routing import runtime_of
-from app.schemas.tracking import TrackingView
+from app.schemas.tracking import TrackingDecision, TrackingView
 from app.services import tracking as tracking_service
 
 router = api_router("/v1/tracking", "tracking")
@@ -49,6 +49,31 @@ async def get_tracking(
     settings: SettingsDep,
     accept_language: Annotated[str | None, Header(max_length=200)] = None,
 ) -> TrackingView:
+    return await tracking_service.view(
+        session, token, negotiate_language(accept_language), settings
+    )
+
+
+@router.post(
+    "/{token}/decision",
+    operation_id="decideQuoteFromTracking",
+    summary="The customer approves (with chosen optional lines) or declines the quote",
+    dependencies=[RateLimited],
+    responses=documented(400, 404, 409, 413, 422, 429, 503),
+)
+async def decide_quote_from_tracking(
+    token: Token,
+    decision: TrackingDecision,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    user_agent: Annotated[str | None, Header(max_length=500)] = None,
+    accept_language: Annotated[str | None, Header(max_length=200)] = None,
+) -> TrackingView:
+    await tracking_service.decide(
+        session, token, decision, client_address(request), user_agent or "", clock(), settings
+    )
     return await tracking_service.view(
         session, token, negotiate_language(accept_language), settings
     )

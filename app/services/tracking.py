@@ -10,13 +10,27 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.domain.actors import Actor
 from app.domain.errors import NotFound
 from app.domain.language import Language
-from app.domain.lifecycle import OrderStatus
+from app.domain.lifecycle import Action, OrderStatus
+from app.domain.quoting import VatRegime, line_total
+from app.domain.roles import Role
 from app.domain.tracking import StatusChange, label, timeline
 from app.models import OrderEvent, RepairOrder
 from app.repositories import repair_orders as order_repository
 from app.repositories import tracking as tracking_repository
-from app.schemas.tracking import TimelineStepRead, TrackedWatch, TrackingView, WorkshopContact
-from app.services.repair_orders import new_tracking_token
+from app.schemas.money import MoneyRead
+from app.schemas.tracking import (
+    PublicQuote,
+    PublicQuoteLine,
+    TimelineStepRead,
+    TrackedWatch,
+    TrackingDecision,
+    TrackingView,
+    WorkshopContact,
+)
+from app.schemas.transitions import ApproveQuoteCommand, DeclineQuoteCommand
+from app.services import quotes as quote_service
+from app.services import transitions as transition_service
+from app.services.repair_orders import billing, new_tracking_token
 from app.settings import Settings
 
 ROTATE_ACTION = "rotate_tracking_token"
@@ -46,6 +60,7 @@ async def view(
         for e in events
     ]
     status = OrderStatus(order.status)
+    quotes = await quote_service.state_of(session, order, settings)
     return TrackingView(
         order_number=order.number,
         watch=TrackedWatch(
@@ -60,12 +75,75 @@ async def view(
         ],
         promised_date=order.promised_date,
         outcome=order.outcome,
+        quote=_public_quote(quotes),
+        amount_due=billing(order)["amount_due"] or MoneyRead.cents(0),
         workshop=WorkshopContact(
             name=settings.workshop_name,
             address=settings.workshop_address,
             phone=settings.workshop_phone,
             email=settings.workshop_email,
         ),
+    )
+
+
+def _public_quote(state: quote_service.QuoteState) -> PublicQuote | None:
+    revision = state.latest_issued
+    if revision is None:
+        return None
+    regime = VatRegime(revision.vat_regime)
+    every = state.totals(revision)
+    fee = revision.diagnosis_fee_cents
+    return PublicQuote(
+        number=revision.number,
+        status=revision.status,
+        lines=[
+            PublicQuoteLine(
+                id=uuid.UUID(line.line_id),
+                description=line.description,
+                quantity=line.quantity,
+                mandatory=line.mandatory,
+                total_incl_vat=MoneyRead.of(line_total(line, regime).incl_vat),
+            )
+            for line in state.domain_lines(revision)
+        ],
+        total_mandatory_incl_vat=MoneyRead.of(state.totals(revision, mandatory=True).incl_vat),
+        total_all_lines_incl_vat=MoneyRead.of(every.incl_vat),
+        vat_mention=every.vat_mention,
+        valid_until=revision.valid_until,
+        diagnosis_fee_if_declined=MoneyRead.cents(fee, revision.currency) if fee else None,
+    )
+
+
+async def decide(
+    session: AsyncSession,
+    token: str,
+    decision: TrackingDecision,
+    client_address: str,
+    user_agent: str,
+    now: datetime,
+    settings: Settings,
+) -> None:
+    """Approve or decline the sent quote as the customer, recorded with channel `online`."""
+    order = await order_for_token(session, token)
+    customer = Actor(key_id=None, name=decision.name or "customer", role=Role.CUSTOMER)
+    details = {
+        "channel": "online",
+        "client_address": client_address,
+        "user_agent": user_agent[:300],
+    }
+    command: ApproveQuoteCommand | DeclineQuoteCommand
+    if decision.decision == "approve":
+        command = ApproveQuoteCommand(
+            action="approve_quote",
+            accepted_optional_lines=decision.accepted_optional_lines,
+            decided_by=decision.name,
+        )
+        action = Action.APPROVE_QUOTE
+    else:
+        command = DeclineQuoteCommand(action="decline_quote", decided_by=decision.name)
+        action = Action.DECLINE_QUOTE
+    await transition_service.apply(
+        session, customer, order.id, action, command, None, now, settings, details
     )
 
 

@@ -28,6 +28,7 @@ from app.domain.quoting import (
 )
 from app.domain.roles import Role
 from app.models import OrderEvent, RepairOrder
+from app.repositories import quotes as quote_repository
 from app.repositories import repair_orders as order_repository
 from app.schemas import transitions as commands
 from app.services import invoices as invoice_service
@@ -291,3 +292,18 @@ async def _approve_within_ceiling(
             now, settings,
             {"channel": "preapproved_ceiling", "auto_approved": True, "ceiling": ceiling.as_json()},
         )  # fmt: skip
+
+
+EXPIRY_ACTOR = Actor(key_id=None, name="quote expiry job", role=Role.SYSTEM)
+
+
+async def expire_due_quotes(session: AsyncSession, now: datetime, settings: Settings) -> int:
+    """Send back to `diagnosed` every order whose sent quote is past its validity date."""
+    expired = 0
+    for order_id in await quote_repository.orders_with_expired_quotes(session, now.date()):
+        await apply(
+            session, EXPIRY_ACTOR, order_id, Action.EXPIRE_QUOTE,
+            commands.ExpireQuoteCommand(action="expire_quote"), None, now, settings,
+        )  # fmt: skip
+        expired += 1
+    return expired

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
 
+from app import cli
 from app.domain.roles import Role
+from app.settings import Settings, get_settings
 from tests.conftest import KeyFactory, TestClock
 from tests.factories import (
     SERVICE_QUOTE,
@@ -303,3 +310,42 @@ async def test_one_draft_at_a_time_and_only_once_diagnosed(
     )
     assert second.status_code == 409
     assert second.json()["type"] == "/problems/quote-draft-exists"
+
+
+def test_the_expiry_command_sends_stale_quotes_back_to_diagnosed(
+    settings: Settings,
+    app: Any,
+    clean_database: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    clock: TestClock,
+) -> None:
+    # The quote is sent 40 days ago: its 30-day validity ended 10 days ago.
+    clock.pin(datetime.now(UTC) - timedelta(days=40))
+
+    async def prepare() -> str:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            factory = KeyFactory(app)
+            counter = await factory.headers(Role.COUNTER)
+            order = await diagnosed_order(client, counter, await factory.headers(Role.TECHNICIAN))
+            await draft_quote(client, counter, order["id"])
+            await transition(client, counter, order["id"], "send_quote")
+            return str(order["id"])
+
+    order_id = asyncio.get_event_loop().run_until_complete(prepare())
+    monkeypatch.setenv("ATELIER_DATABASE_URL", settings.database_url)
+    get_settings.cache_clear()
+    try:
+        assert cli.main(["quotes", "expire"]) == 0
+    finally:
+        get_settings.cache_clear()
+    with clean_database.connect() as connection:
+        status = connection.execute(
+            text("SELECT status FROM repair_orders WHERE id = :id"),
+            {
+                "id": uuid.UUID(order_id).hex
+                if clean_database.dialect.name == "sqlite"
+                else order_id
+            },
+        ).scalar_one()
+    assert status == "diagnosed"

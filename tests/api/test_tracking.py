@@ -13,7 +13,7 @@ from app.main import create_app
 from app.services import tracking as tracking_service
 from app.settings import Settings
 from tests.conftest import KeyFactory
-from tests.factories import create_order, transition
+from tests.factories import create_order, diagnosed_order, draft_quote, transition
 
 PUBLIC_FIELDS = {
     "order_number",
@@ -24,6 +24,8 @@ PUBLIC_FIELDS = {
     "timeline",
     "promised_date",
     "outcome",
+    "quote",
+    "amount_due",
     "workshop",
 }
 
@@ -130,3 +132,59 @@ async def test_public_endpoints_are_rate_limited_per_address_and_recover(
         moment[0] += 61
         assert (await first.get("/v1/tracking/nope")).status_code == 404
     await limited.state.runtime.db.dispose()
+
+
+async def test_customer_approves_from_the_link_choosing_optional_lines(
+    client: httpx.AsyncClient, counter: dict[str, str], keys: KeyFactory
+) -> None:
+    technician = await keys.headers(Role.TECHNICIAN)
+    order = await diagnosed_order(client, counter, technician)
+    await draft_quote(client, counter, order["id"])
+    url = f"/v1/tracking/{order['tracking_token']}"
+    assert (await client.get(url)).json()["quote"] is None
+    await transition(client, counter, order["id"], "send_quote")
+    view = (await client.get(url)).json()
+    quote = view["quote"]
+    assert quote["total_mandatory_incl_vat"]["amount"] == "292.20"
+    assert quote["diagnosis_fee_if_declined"]["amount"] == "25.00"
+    assert set(quote["lines"][0]) == {
+        "id",
+        "description",
+        "quantity",
+        "mandatory",
+        "total_incl_vat",
+    }
+    optional = [line["id"] for line in quote["lines"] if not line["mandatory"]]
+    decided = await client.post(
+        f"{url}/decision",
+        json={"decision": "approve", "accepted_optional_lines": optional, "name": "Claire M."},
+        headers={"User-Agent": "Mozilla/5.0 (tracking test)", "Accept-Language": "en"},
+    )
+    assert decided.status_code == 200
+    assert decided.json()["status"] == "approved"
+    assert decided.json()["status_label"] == "Quote accepted, repair scheduled"
+    assert decided.json()["amount_due"]["amount"] == "388.20"
+    revision = (
+        await client.get(f"/v1/repair-orders/{order['id']}/quotes/1", headers=counter)
+    ).json()
+    assert revision["decision"]["channel"] == "online"
+    assert revision["decision"]["decided_by"] == "Claire M."
+    assert revision["decision"]["actor_role"] == "customer"
+    assert revision["decision"]["user_agent"] == "Mozilla/5.0 (tracking test)"
+    assert revision["decision"]["client_address"] == "127.0.0.1"
+    again = await client.post(f"{url}/decision", json={"decision": "decline"})
+    assert again.status_code == 409
+
+
+async def test_customer_declines_from_the_link(
+    client: httpx.AsyncClient, counter: dict[str, str], keys: KeyFactory
+) -> None:
+    order = await diagnosed_order(client, counter, await keys.headers(Role.TECHNICIAN))
+    await draft_quote(client, counter, order["id"])
+    await transition(client, counter, order["id"], "send_quote")
+    declined = await client.post(
+        f"/v1/tracking/{order['tracking_token']}/decision", json={"decision": "decline"}
+    )
+    assert declined.status_code == 200
+    assert (declined.json()["status"], declined.json()["outcome"]) == ("ready", "unrepaired")
+    assert declined.json()["amount_due"]["amount"] == "25.00"
