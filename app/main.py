@@ -23,6 +23,7 @@ from app.routers import (
     repair_orders,
     tracking,
     watches,
+    workshop,
 )
 from app.runtime import Runtime
 from app.settings import Settings, get_settings
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
         repair_orders,
         quotes,
         catalog,
+        workshop,
         tracking,
     ):
         app.include_router(module.router)

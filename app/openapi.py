@@ -63,6 +63,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                 {"name": "repair-orders", "description": "Intake, lifecycle, audit trail"},
                 {"name": "quotes", "description": "Quote revisions and the invoice"},
                 {"name": "catalog", "description": "The workshop's service catalogue"},
+                {"name": "workshop", "description": "Measurements, tolerances, work log"},
                 {"name": "tracking", "description": "The customer's public tracking link"},
             ],
         )

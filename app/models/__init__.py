@@ -15,6 +15,7 @@ from app.models.quotes import (
 )
 from app.models.repair_orders import OrderEvent, OrderNumberCounter, RepairOrder
 from app.models.watches import Watch
+from app.models.workshop import MeasurementSession, ToleranceProfileRow, WorkLogEntry
 
 metadata = SQLModel.metadata
 
@@ -22,6 +23,7 @@ __all__ = [
     "ApiKey",
     "CatalogService",
     "Invoice",
+    "MeasurementSession",
     "InvoiceNumberCounter",
     "QuoteLineRow",
     "QuoteRevision",
@@ -31,6 +33,8 @@ __all__ = [
     "OrderNumberCounter",
     "Partner",
     "RepairOrder",
+    "ToleranceProfileRow",
     "Watch",
+    "WorkLogEntry",
     "metadata",
 ]

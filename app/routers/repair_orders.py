@@ -16,6 +16,7 @@ from app.models import RepairOrder
 from app.repositories.repair_orders import OrderFilters
 from app.routers.common import ETAG_HEADER, LOCATION_HEADER, api_router, documented, with_etag
 from app.schemas.common import AwareDatetime, CursorParam, Limit, SearchText
+from app.schemas.measurements import PreDiagnosisReview
 from app.schemas.repair_orders import (
     InboundShipment,
     IntakeDetails,
@@ -36,6 +37,7 @@ OrderReader = Annotated[
     Actor, Depends(require_roles(Role.COUNTER, Role.TECHNICIAN, Role.MANAGER, Role.PARTNER))
 ]
 OrderCreator = Annotated[Actor, Depends(require_roles(Role.COUNTER, Role.MANAGER, Role.PARTNER))]
+ManagerOnly = Annotated[Actor, Depends(require_roles(Role.MANAGER))]
 ShipmentSender = Annotated[Actor, Depends(require_roles(Role.PARTNER, Role.MANAGER))]
 # Counter and manager: warranty claims, collection reminders, tracking links.
 WarrantyDesk = Annotated[Actor, Depends(require_roles(Role.COUNTER, Role.MANAGER))]
@@ -240,4 +242,22 @@ async def record_inbound_shipment(
     response: Response,
 ) -> RepairOrderRead:
     order = await order_service.record_shipment(session, actor, order_id, shipment, clock())
+    return _reply(order, actor, response)
+
+
+@router.post(
+    "/{order_id}/pre-diagnosis/review",
+    operation_id="reviewPreDiagnosis",
+    summary="The manager reviews a pre-quote the counter sent for review",
+    responses=documented(400, 401, 403, 404, 409, 413, 422, 503, success=200, **ETAG_HEADER),
+)
+async def review_pre_diagnosis(
+    order_id: uuid.UUID,
+    review: PreDiagnosisReview,
+    actor: ManagerOnly,
+    session: SessionDep,
+    clock: ClockDep,
+    response: Response,
+) -> RepairOrderRead:
+    order = await order_service.review_pre_diagnosis(session, actor, order_id, review, clock())
     return _reply(order, actor, response)

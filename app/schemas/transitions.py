@@ -10,6 +10,7 @@ from pydantic import Field
 
 from app.domain.intake import IdentityProof
 from app.schemas.common import ApiModel, NoNul, NotBlank
+from app.schemas.measurements import PreDiagnoseFields
 from app.schemas.repair_orders import (
     Acknowledgement,
     IntakeDetails,
@@ -34,6 +35,10 @@ class CancelCommand(ApiModel):
 
 class ReceiveCommand(IntakeDetails):
     action: Literal["receive"]
+
+
+class PreDiagnoseCommand(PreDiagnoseFields):
+    action: Literal["pre_diagnose"]
 
 
 class StartDiagnosisCommand(ApiModel):
@@ -153,6 +158,7 @@ class AbandonCommand(ApiModel):
 TransitionCommand = Annotated[
     CancelCommand
     | ReceiveCommand
+    | PreDiagnoseCommand
     | StartDiagnosisCommand
     | CompleteDiagnosisCommand
     | SendQuoteCommand

@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain.actors import Actor
 from app.domain.amounts import Money
-from app.domain.errors import BusinessValidationError, NotFound
+from app.domain.errors import BusinessValidationError, Conflict, NotFound
 from app.domain.handback import (
     REMINDER_ACTION,
     SHIPMENT_ACTION,
@@ -26,6 +26,7 @@ from app.models import Customer, OrderEvent, RepairOrder, Watch
 from app.repositories import repair_orders as order_repository
 from app.repositories.scoping import get_scoped, partner_scope
 from app.schemas.customers import CustomerCreate
+from app.schemas.measurements import PreDiagnosisReview
 from app.schemas.money import MoneyRead
 from app.schemas.repair_orders import (
     InboundShipment,
@@ -303,3 +304,29 @@ def billing(order: RepairOrder) -> dict[str, MoneyRead | None]:
         "amount_due": MoneyRead.of(balance.due),
         "refund_due": MoneyRead.of(balance.refund),
     }
+
+
+PRE_DIAGNOSIS_REVIEW_ACTION = "review_pre_diagnosis"
+
+
+async def review_pre_diagnosis(
+    session: AsyncSession,
+    actor: Actor,
+    order_id: uuid.UUID,
+    review: PreDiagnosisReview,
+    now: datetime,
+) -> RepairOrder:
+    """The manager's answer to a pre-quote the counter sent for review."""
+
+    def needs_review(_status: str) -> None:
+        if order.pre_diagnosis is None or not order.pre_diagnosis.get("manager_review_requested"):
+            raise Conflict("No pre-diagnosis awaits the manager's review on this order.")
+
+    order = await get(session, actor, order_id)
+    details = {**review.model_dump(mode="json"), "reviewed_by": actor.name, "at": now.isoformat()}
+    order, _ = await _record_fact(
+        session, actor, order_id, PRE_DIAGNOSIS_REVIEW_ACTION, details, now, needs_review
+    )
+    order.pre_diagnosis = {**(order.pre_diagnosis or {}), "review": details}
+    session.add(order)
+    return order

@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain.actors import Actor
 from app.domain.amounts import Money
-from app.domain.errors import NotFound
+from app.domain.errors import BusinessValidationError, NotFound
 from app.domain.handback import REMINDER_ACTION, add_months, identity_verified
 from app.domain.lifecycle import Action, OrderStatus, Outcome, TransitionContext, decide
 from app.domain.quoting import (
@@ -27,11 +27,14 @@ from app.domain.quoting import (
     within_ceiling,
 )
 from app.domain.roles import Role
-from app.models import OrderEvent, RepairOrder
+from app.domain.symptoms import is_urgent, suggest_services
+from app.models import OrderEvent, RepairOrder, Watch
 from app.repositories import quotes as quote_repository
 from app.repositories import repair_orders as order_repository
+from app.repositories import workshop as workshop_repository
 from app.schemas import transitions as commands
 from app.services import invoices as invoice_service
+from app.services import measurements as measurement_service
 from app.services import quotes as quote_service
 from app.services.records import check_version
 from app.services.repair_orders import apply_intake
@@ -60,6 +63,32 @@ Effect = Callable[[Step], Awaitable[None]]
 async def _receive(step: Step) -> None:
     apply_intake(step.order, step.command, step.now)
     step.order.deposited_at = step.now
+
+
+async def _pre_diagnose(step: Step) -> None:
+    command = step.command
+    known = await quote_repository.services_by_codes(step.session, set(command.proposed_services))
+    for index, code in enumerate(command.proposed_services):
+        if code not in known:
+            raise BusinessValidationError(
+                f"No catalogue service {code!r}.", f"/proposed_services/{index}"
+            )
+    if command.estimate is not None:
+        low, high = command.estimate.low.to_money(), command.estimate.high.to_money()
+        if high < low:
+            raise BusinessValidationError(
+                "The estimate's high end is below its low end.", "/estimate/high"
+            )
+    watch = await step.session.get(Watch, step.order.watch_id)
+    step.order.pre_diagnosis = {
+        **command.model_dump(mode="json", exclude={"action"}),
+        "suggested_services": suggest_services(
+            command.symptoms, watch.movement_type if watch else None
+        ),
+        "urgent": is_urgent(command.symptoms),
+        "recorded_by": step.actor.name,
+        "review": None,
+    }
 
 
 async def _start_diagnosis(step: Step) -> None:
@@ -130,6 +159,7 @@ async def _hand_back(step: Step) -> None:
 
 EFFECTS: dict[Action, Effect] = {
     Action.RECEIVE: _receive,
+    Action.PRE_DIAGNOSE: _pre_diagnose,
     Action.START_DIAGNOSIS: _start_diagnosis,
     Action.COMPLETE_DIAGNOSIS: _complete_diagnosis,
     Action.SEND_QUOTE: _send_quote,
@@ -177,8 +207,24 @@ def _quote_facts(state: quote_service.QuoteState, settings: Settings) -> dict[st
     return facts
 
 
+async def _qc_facts(step: Step, events: list[OrderEvent]) -> dict[str, Any]:
+    latest = await measurement_service.latest_qc(step.session, step.order)
+    work_log = await workshop_repository.work_log_of(step.session, step.order.id)
+    repairers = {
+        str(e.actor_key_id) for e in events if e.action == Action.START_REPAIR and e.actor_key_id
+    }
+    repairers |= {str(w.author_key_id) for w in work_log if w.author_key_id}
+    failed = tuple(v["criterion"] for v in latest.verdict if not v["passed"]) if latest else ()
+    return {
+        "latest_qc_passed": latest.passed if latest is not None else None,
+        "failed_qc_criteria": failed,
+        "repairer_key_ids": frozenset(repairers),
+    }
+
+
 async def _facts(step: Step, events: list[OrderEvent]) -> TransitionContext:
     order, actor, settings = step.order, step.actor, step.settings
+    qc = await _qc_facts(step, events) if step.command.action == Action.PASS_QC else {}
     reminders = tuple(e.occurred_at for e in events if e.action == REMINDER_ACTION)
     return TransitionContext(
         now=step.now,
@@ -188,17 +234,13 @@ async def _facts(step: Step, events: list[OrderEvent]) -> TransitionContext:
         reason=_reason_of(step.command),
         override=bool(getattr(step.command, "override", False)),
         four_eyes_qc=settings.four_eyes_qc,
-        repairer_key_ids=frozenset(
-            str(e.actor_key_id)
-            for e in events
-            if e.action == Action.START_REPAIR and e.actor_key_id
-        ),
         deposited_at=order.deposited_at or order.created_at,
         ready_at=order.ready_at,
         reminders_sent_at=reminders,
         unclaimed_delay_days=settings.unclaimed_delay_days,
         identity_checked=_identity_checked(order, step.command),
         **_quote_facts(step.quotes, settings),
+        **qc,
     )
 
 
