@@ -182,7 +182,7 @@ def _mean(values: Sequence[Decimal]) -> Decimal:
 
 @dataclass(frozen=True)
 class TimingFigures:
-    """Derived figures of one run (rates to 0.1 s/d, amplitudes to 1°, beat error to 0.1 ms)."""
+    """Derived figures of one run, exact: verdicts judge these, never rounded values."""
 
     mean_rate: Decimal
     delta: Decimal
@@ -195,6 +195,28 @@ class TimingFigures:
     max_beat_error: Decimal
     hours_after_full_wind: Decimal
 
+    def rounded(self) -> TimingFigures:
+        """For people: rates to 0.1 s/d, amplitudes to 1°, beat error to 0.1 ms."""
+
+        def rate(value: Decimal | None) -> Decimal | None:
+            return None if value is None else _q(value)
+
+        def degrees(value: Decimal | None) -> Decimal | None:
+            return None if value is None else _q(value, "1")
+
+        return TimingFigures(
+            mean_rate=_q(self.mean_rate),
+            delta=_q(self.delta),
+            horizontal_minus_vertical=rate(self.horizontal_minus_vertical),
+            amplitude_dial_up=degrees(self.amplitude_dial_up),
+            amplitude_horizontal=degrees(self.amplitude_horizontal),
+            amplitude_vertical=degrees(self.amplitude_vertical),
+            amplitude_drop=degrees(self.amplitude_drop),
+            max_amplitude=_q(self.max_amplitude, "1"),
+            max_beat_error=_q(self.max_beat_error, "0.01"),
+            hours_after_full_wind=self.hours_after_full_wind,
+        )
+
 
 def timing_figures(run: TimingRun) -> TimingFigures:
     rates = [r.rate for r in run.readings]
@@ -205,18 +227,18 @@ def timing_figures(run: TimingRun) -> TimingFigures:
     h_amp = _mean([r.amplitude for r in horizontal]) if horizontal else None
     v_amp = _mean([r.amplitude for r in vertical]) if vertical else None
     dial_up = next((r.amplitude for r in run.readings if r.position is Position.DIAL_UP), None)
+    both_rates = h_rate is not None and v_rate is not None
+    both_amplitudes = h_amp is not None and v_amp is not None
     return TimingFigures(
-        mean_rate=_q(_mean(rates)),
-        delta=_q(max(rates) - min(rates)),
-        horizontal_minus_vertical=_q(h_rate - v_rate)
-        if h_rate is not None and v_rate is not None
-        else None,
-        amplitude_dial_up=_q(dial_up, "1") if dial_up is not None else None,
-        amplitude_horizontal=_q(h_amp, "1") if h_amp is not None else None,
-        amplitude_vertical=_q(v_amp, "1") if v_amp is not None else None,
-        amplitude_drop=_q(h_amp - v_amp, "1") if h_amp is not None and v_amp is not None else None,
-        max_amplitude=_q(max(r.amplitude for r in run.readings), "1"),
-        max_beat_error=_q(max(r.beat_error for r in run.readings)),
+        mean_rate=_mean(rates),
+        delta=max(rates) - min(rates),
+        horizontal_minus_vertical=h_rate - v_rate if both_rates else None,  # type: ignore[operator]
+        amplitude_dial_up=dial_up,
+        amplitude_horizontal=h_amp,
+        amplitude_vertical=v_amp,
+        amplitude_drop=h_amp - v_amp if both_amplitudes else None,  # type: ignore[operator]
+        max_amplitude=max(r.amplitude for r in run.readings),
+        max_beat_error=max(r.beat_error for r in run.readings),
         hours_after_full_wind=run.hours_after_full_wind,
     )
 
@@ -234,7 +256,7 @@ def change_over_24h(runs: Sequence[TimingRun]) -> WindDownChange | None:
     later = next((r for r in runs if r.hours_after_full_wind == 24), None)
     if full is None or later is None:
         return None
-    first, second = timing_figures(full), timing_figures(later)
+    first, second = timing_figures(full).rounded(), timing_figures(later).rounded()
     amplitude = None
     if first.amplitude_vertical is not None and second.amplitude_vertical is not None:
         amplitude = second.amplitude_vertical - first.amplitude_vertical

@@ -267,7 +267,8 @@ def _signed(value: Decimal, unit: str) -> str:
 def _key_figures(readings: Readings) -> dict[str, tuple[Decimal, str]]:
     figures: dict[str, tuple[Decimal, str]] = {}
     if readings.timing:
-        full = timing_figures(sorted(readings.timing, key=lambda r: r.hours_after_full_wind)[0])
+        first_run = sorted(readings.timing, key=lambda r: r.hours_after_full_wind)[0]
+        full = timing_figures(first_run).rounded()
         figures["rate"] = (full.mean_rate, "s/d")
         if full.amplitude_dial_up is not None:
             figures["amplitude"] = (full.amplitude_dial_up, "°")

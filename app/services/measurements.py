@@ -142,7 +142,7 @@ def _figures_json(readings: Readings) -> dict[str, Any]:
     derived: dict[str, Any] = {
         "timing": [
             {key: (str(value) if value is not None else None) for key, value in vars(f).items()}
-            for f in (timing_figures(run) for run in readings.timing)
+            for f in (timing_figures(run).rounded() for run in readings.timing)
         ]
     }
     change = change_over_24h(readings.timing)
