@@ -97,3 +97,17 @@ def check_shipment_allowed(status: str) -> None:
             current_status=status,
             allowed_actions=[],
         )
+
+
+INTAKE_CORRECTION_ACTION = "correct_intake"
+
+
+def check_intake_correction_allowed(status: str) -> None:
+    """Before the watch is received there is no receipt to correct; after return, nothing."""
+    if status in (OrderStatus.AWAITING_ARRIVAL, OrderStatus.RETURNED, OrderStatus.CANCELLED,
+                  OrderStatus.ABANDONED):  # fmt: skip
+        raise InvalidTransition(
+            "The deposit receipt can be corrected only while the watch is in the workshop.",
+            current_status=status,
+            allowed_actions=[],
+        )

@@ -19,6 +19,7 @@ from app.schemas.common import AwareDatetime, CursorParam, Limit, SearchText
 from app.schemas.measurements import PreDiagnosisReview
 from app.schemas.repair_orders import (
     InboundShipment,
+    IntakeCorrection,
     IntakeDetails,
     OrderEventPage,
     OrderEventRead,
@@ -39,7 +40,7 @@ OrderReader = Annotated[
 OrderCreator = Annotated[Actor, Depends(require_roles(Role.COUNTER, Role.MANAGER, Role.PARTNER))]
 ManagerOnly = Annotated[Actor, Depends(require_roles(Role.MANAGER))]
 ShipmentSender = Annotated[Actor, Depends(require_roles(Role.PARTNER, Role.MANAGER))]
-# Counter and manager: warranty claims, collection reminders, tracking links.
+# Counter and manager: warranty claims, reminders, tracking links, receipt corrections.
 WarrantyDesk = Annotated[Actor, Depends(require_roles(Role.COUNTER, Role.MANAGER))]
 
 
@@ -261,3 +262,21 @@ async def review_pre_diagnosis(
 ) -> RepairOrderRead:
     order = await order_service.review_pre_diagnosis(session, actor, order_id, review, clock())
     return _reply(order, actor, response)
+
+
+@router.post(
+    "/{order_id}/intake-corrections",
+    operation_id="correctIntake",
+    summary="Record a correction of the deposit receipt (the receipt itself stays as printed)",
+    status_code=201,
+    responses=documented(400, 401, 403, 404, 409, 413, 422, 503),
+)
+async def correct_intake(
+    order_id: uuid.UUID,
+    correction: IntakeCorrection,
+    actor: WarrantyDesk,
+    session: SessionDep,
+    clock: ClockDep,
+) -> OrderEventRead:
+    event = await order_service.correct_intake(session, actor, order_id, correction, clock())
+    return OrderEventRead.model_validate(event)

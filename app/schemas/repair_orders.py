@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -160,3 +160,13 @@ class InboundShipment(ApiModel):
     carrier: Annotated[str, NotBlank, Field(max_length=100, examples=["Colissimo"])]
     tracking_number: Annotated[str, NotBlank, Field(max_length=100)]
     shipped_at: AwareDatetime | None = Field(default=None, description="Defaults to now")
+
+
+class IntakeCorrection(ApiModel):
+    """A correction of the deposit receipt: recorded beside it, the receipt itself never changes."""
+
+    field: Literal[
+        "complaint", "condition_report", "accessories", "accessibility_needs", "promised_date"
+    ]
+    correction: Annotated[str, NotBlank, Field(max_length=2000)]
+    reason: Annotated[str, NotBlank, Field(max_length=2000)]

@@ -14,8 +14,10 @@ from app.domain.actors import Actor
 from app.domain.amounts import Money
 from app.domain.errors import BusinessValidationError, Conflict, NotFound
 from app.domain.handback import (
+    INTAKE_CORRECTION_ACTION,
     REMINDER_ACTION,
     SHIPMENT_ACTION,
+    check_intake_correction_allowed,
     check_reminder_allowed,
     check_shipment_allowed,
     check_warranty_claim,
@@ -30,6 +32,7 @@ from app.schemas.measurements import PreDiagnosisReview
 from app.schemas.money import MoneyRead
 from app.schemas.repair_orders import (
     InboundShipment,
+    IntakeCorrection,
     IntakeDetails,
     ReminderCreate,
     RepairOrderCreate,
@@ -239,6 +242,7 @@ async def _record_fact(
     payload: dict[str, Any],
     now: datetime,
     check: Callable[[str], None],
+    reason: str | None = None,
 ) -> tuple[RepairOrder, OrderEvent]:
     """Append an event that records a fact without changing the order's status."""
     order = await order_repository.get(session, actor, order_id, for_update=True)
@@ -250,6 +254,7 @@ async def _record_fact(
     session.add(order)
     event = creation_event(order, actor, now, action, payload)
     event.from_status = order.status
+    event.reason = reason
     return order, await order_repository.append_event(session, event)
 
 
@@ -330,3 +335,19 @@ async def review_pre_diagnosis(
     order.pre_diagnosis = {**(order.pre_diagnosis or {}), "review": details}
     session.add(order)
     return order
+
+
+async def correct_intake(
+    session: AsyncSession,
+    actor: Actor,
+    order_id: uuid.UUID,
+    correction: IntakeCorrection,
+    now: datetime,
+) -> OrderEvent:
+    """Record a correction of the receipt as an event; the receipt as printed stays intact."""
+    _, event = await _record_fact(
+        session, actor, order_id, INTAKE_CORRECTION_ACTION,
+        correction.model_dump(mode="json", exclude={"reason"}), now,
+        check_intake_correction_allowed, reason=correction.reason,
+    )  # fmt: skip
+    return event

@@ -18,6 +18,7 @@ from app.settings import Settings, get_settings
 from tests.conftest import KeyFactory, TestClock
 from tests.factories import (
     SERVICE_QUOTE,
+    create_order,
     diagnosed_order,
     draft_quote,
     identity_for,
@@ -349,3 +350,75 @@ def test_the_expiry_command_sends_stale_quotes_back_to_diagnosed(
             },
         ).scalar_one()
     assert status == "diagnosed"
+
+
+async def returned_repaired(
+    client: httpx.AsyncClient, staff: dict[Role, dict[str, str]]
+) -> dict[str, Any]:
+    counter, technician, manager = staff[Role.COUNTER], staff[Role.TECHNICIAN], staff[Role.MANAGER]
+    order = await diagnosed_order(client, counter, technician)
+    await draft_quote(client, counter, order["id"])
+    await transition(client, counter, order["id"], "send_quote")
+    await transition(client, counter, order["id"], "approve_quote")
+    await transition(client, technician, order["id"], "start_repair")
+    await transition(client, technician, order["id"], "submit_for_qc")
+    await transition(client, manager, order["id"], "pass_qc", override=True, reason="Checked")
+    return await transition(
+        client, counter, order["id"], "hand_back", collected_by="Claire",
+        identity_check=identity_for(order),
+    )  # fmt: skip
+
+
+async def test_warranty_claim_opens_a_free_linked_order_while_the_warranty_runs(
+    client: httpx.AsyncClient, staff: dict[Role, dict[str, str]], clock: TestClock
+) -> None:
+    counter = staff[Role.COUNTER]
+    returned = await returned_repaired(client, staff)
+    claim = await client.post(
+        f"/v1/repair-orders/{returned['id']}/warranty-claims",
+        json={"complaint": "Stops again after two months"},
+        headers=counter,
+    )
+    assert claim.status_code == 201, claim.text
+    body = claim.json()
+    assert (body["status"], body["warranty_of"], body["free_of_charge"]) == (
+        "received", returned["id"], True,
+    )  # fmt: skip
+    assert body["watch_id"] == returned["watch_id"]
+    assert body["number"] != returned["number"]
+    events = (await client.get(f"/v1/repair-orders/{body['id']}/events", headers=counter)).json()
+    assert events["items"][0]["action"] == "open_warranty_claim"
+    clock.pin(datetime.now(UTC) + timedelta(days=800))
+    expired = await client.post(
+        f"/v1/repair-orders/{returned['id']}/warranty-claims", json={}, headers=counter
+    )
+    assert expired.status_code == 409
+    assert expired.json()["reason"] == "warranty-expired"
+    unrepaired = await diagnosed_order(client, counter, staff[Role.TECHNICIAN])
+    not_returned = await client.post(
+        f"/v1/repair-orders/{unrepaired['id']}/warranty-claims", json={}, headers=counter
+    )
+    assert not_returned.status_code == 409
+
+
+async def test_partner_decides_on_the_quote_of_its_own_order(
+    client: httpx.AsyncClient, staff: dict[Role, dict[str, str]], keys: KeyFactory
+) -> None:
+    counter, technician = staff[Role.COUNTER], staff[Role.TECHNICIAN]
+    boutique = await keys.headers(Role.PARTNER, name="Bijouterie du Port",
+                                  partner_id=await keys.partner())  # fmt: skip
+    order = await create_order(client, boutique)
+    await transition(client, counter, order["id"], "receive")
+    await transition(client, technician, order["id"], "start_diagnosis")
+    await transition(client, technician, order["id"], "complete_diagnosis", final_diagnosis="Due")
+    await draft_quote(client, counter, order["id"])
+    await transition(client, counter, order["id"], "send_quote")
+    seen = await client.get(f"/v1/repair-orders/{order['id']}/quotes/1", headers=boutique)
+    assert seen.status_code == 200
+    approved = await transition(client, boutique, order["id"], "approve_quote", channel="partner")
+    assert approved["status"] == "approved"
+    decision = (
+        await client.get(f"/v1/repair-orders/{order['id']}/quotes/1", headers=boutique)
+    ).json()
+    assert decision["decision"]["channel"] == "partner"
+    assert decision["decision"]["decided_by"] == "Bijouterie du Port"

@@ -351,3 +351,22 @@ async def test_partner_records_the_parcel_while_the_watch_is_awaited(
         headers=boutique,
     )
     assert late.status_code == 409
+
+
+async def test_receipt_corrections_are_events_and_the_receipt_stays_as_printed(
+    client: httpx.AsyncClient, staff: dict[Role, dict[str, str]]
+) -> None:
+    counter = staff[Role.COUNTER]
+    order = await create_order(client, counter, complaint="Stops at night")
+    corrected = await client.post(
+        f"/v1/repair-orders/{order['id']}/intake-corrections",
+        json={"field": "complaint", "correction": "Stops in the morning",
+              "reason": "Customer called back"},
+        headers=counter,
+    )  # fmt: skip
+    assert corrected.status_code == 201, corrected.text
+    assert corrected.json()["action"] == "correct_intake"
+    assert corrected.json()["reason"] == "Customer called back"
+    again = (await client.get(f"/v1/repair-orders/{order['id']}", headers=counter)).json()
+    assert again["complaint"] == "Stops at night"
+    assert again["version"] == 2

@@ -188,3 +188,19 @@ async def test_customer_declines_from_the_link(
     assert declined.status_code == 200
     assert (declined.json()["status"], declined.json()["outcome"]) == ("ready", "unrepaired")
     assert declined.json()["amount_due"]["amount"] == "25.00"
+
+
+async def test_cors_allows_listed_origins_without_credentials(settings: Settings) -> None:
+    allowed = create_app(
+        settings.model_copy(update={"cors_allow_origins": ["https://suivi.atelier.example"]})
+    )
+    transport = httpx.ASGITransport(app=allowed)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        listed = await client.get(
+            "/v1/tracking/nope", headers={"Origin": "https://suivi.atelier.example"}
+        )
+        assert listed.headers["access-control-allow-origin"] == "https://suivi.atelier.example"
+        assert "access-control-allow-credentials" not in listed.headers
+        other = await client.get("/v1/tracking/nope", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+    await allowed.state.runtime.db.dispose()
