@@ -6,6 +6,8 @@ from typing import Any
 
 import httpx
 
+from app.domain.lifecycle import OrderStatus, RecordedEvent, replay
+
 WATCH = {"brand": "Omega", "model": "Seamaster", "serial": "56781234", "movement_type": "automatic"}
 
 
@@ -80,3 +82,17 @@ async def draft_quote(
     )
     assert response.status_code == 201, response.text
     return dict(response.json())
+
+
+def replayed_status(events: list[dict[str, Any]]) -> str:
+    """Fold an order's event list (as the API returns it) with the domain's replay."""
+    recorded = [
+        RecordedEvent(
+            e["sequence"],
+            e["action"],
+            OrderStatus(e["from_status"]) if e["from_status"] else None,
+            OrderStatus(e["to_status"]),
+        )
+        for e in events
+    ]
+    return replay(recorded).value

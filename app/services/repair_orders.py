@@ -234,7 +234,7 @@ async def open_warranty_claim(
     return claim
 
 
-async def _record_fact(
+async def record_fact(
     session: AsyncSession,
     actor: Actor,
     order_id: uuid.UUID,
@@ -266,7 +266,7 @@ async def record_reminder(
     now: datetime,
 ) -> OrderEvent:
     """Note a reminder in the audit trail: the unclaimed-watch procedure counts on it."""
-    _, event = await _record_fact(
+    _, event = await record_fact(
         session, actor, order_id, REMINDER_ACTION, reminder.model_dump(mode="json"), now,
         check_reminder_allowed,
     )  # fmt: skip
@@ -284,7 +284,7 @@ async def record_shipment(
         **shipment.model_dump(mode="json"),
         "shipped_at": (shipment.shipped_at or now).isoformat(),
     }
-    order, _ = await _record_fact(
+    order, _ = await record_fact(
         session, actor, order_id, SHIPMENT_ACTION, details, now, check_shipment_allowed
     )
     order.inbound_shipment = details
@@ -329,7 +329,7 @@ async def review_pre_diagnosis(
 
     order = await get(session, actor, order_id)
     details = {**review.model_dump(mode="json"), "reviewed_by": actor.name, "at": now.isoformat()}
-    order, _ = await _record_fact(
+    order, _ = await record_fact(
         session, actor, order_id, PRE_DIAGNOSIS_REVIEW_ACTION, details, now, needs_review
     )
     order.pre_diagnosis = {**(order.pre_diagnosis or {}), "review": details}
@@ -345,7 +345,7 @@ async def correct_intake(
     now: datetime,
 ) -> OrderEvent:
     """Record a correction of the receipt as an event; the receipt as printed stays intact."""
-    _, event = await _record_fact(
+    _, event = await record_fact(
         session, actor, order_id, INTAKE_CORRECTION_ACTION,
         correction.model_dump(mode="json", exclude={"reason"}), now,
         check_intake_correction_allowed, reason=correction.reason,

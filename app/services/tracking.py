@@ -14,7 +14,7 @@ from app.domain.lifecycle import Action, OrderStatus
 from app.domain.quoting import VatRegime, line_total
 from app.domain.roles import Role
 from app.domain.tracking import StatusChange, label, timeline
-from app.models import OrderEvent, RepairOrder
+from app.models import RepairOrder
 from app.repositories import repair_orders as order_repository
 from app.repositories import tracking as tracking_repository
 from app.schemas.money import MoneyRead
@@ -30,7 +30,7 @@ from app.schemas.tracking import (
 from app.schemas.transitions import ApproveQuoteCommand, DeclineQuoteCommand
 from app.services import quotes as quote_service
 from app.services import transitions as transition_service
-from app.services.repair_orders import billing, new_tracking_token
+from app.services.repair_orders import billing, new_tracking_token, record_fact
 from app.settings import Settings
 
 ROTATE_ACTION = "rotate_tracking_token"
@@ -150,26 +150,11 @@ async def decide(
 async def rotate_token(
     session: AsyncSession, actor: Actor, order_id: uuid.UUID, now: datetime
 ) -> RepairOrder:
-    """Issue a new tracking link; the old one stops working at once."""
-    order = await order_repository.get(session, actor, order_id, for_update=True)
-    if order is None:
-        raise NotFound(f"No repair order with id {order_id}.")
-    order.tracking_token = new_tracking_token()
-    order.version += 1
-    order.updated_at = now
-    session.add(order)
-    await order_repository.append_event(
-        session,
-        OrderEvent(
-            order_id=order.id,
-            sequence=order.version,
-            action=ROTATE_ACTION,
-            from_status=order.status,
-            to_status=order.status,
-            actor_key_id=actor.key_id,
-            actor_name=actor.name,
-            actor_role=actor.role.value,
-            occurred_at=now,
-        ),
+    """Issue a new tracking link; the old one stops working at once (the event keeps no token)."""
+    order, _ = await record_fact(
+        session, actor, order_id, ROTATE_ACTION, {}, now, check=lambda _status: None
     )
+    order.tracking_token = new_tracking_token()
+    session.add(order)
+    await session.flush()
     return order

@@ -13,11 +13,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from app.domain.lifecycle import OrderStatus, RecordedEvent, replay
 from app.domain.roles import Role
 from app.models import OrderEvent, RepairOrder
 from tests.conftest import KeyFactory, TestClock
-from tests.factories import WATCH, create_order, identity_for, transition
+from tests.factories import WATCH, create_order, identity_for, replayed_status, transition
 
 
 @pytest.fixture
@@ -134,16 +133,7 @@ async def test_withdrawn_watch_goes_back_unrepaired_with_a_complete_audit_trail(
     assert events[3]["reason"] == "Too expensive"
     assert events[3]["actor_name"] == "counter Dupont"
     assert events[3]["actor_role"] == "counter"
-    recorded = [
-        RecordedEvent(
-            e["sequence"],
-            e["action"],
-            OrderStatus(e["from_status"]) if e["from_status"] else None,
-            OrderStatus(e["to_status"]),
-        )  # fmt: skip
-        for e in events
-    ]
-    assert replay(recorded).value == returned["status"]
+    assert replayed_status(events) == returned["status"]
     assert returned["version"] == len(events)
 
 
@@ -319,16 +309,7 @@ async def test_unclaimed_watch_is_abandoned_only_after_a_year_and_a_reminder(
     assert abandoned["status"] == "abandoned"
     events = await events_of(client, counter, order["id"])
     assert [e["action"] for e in events][-2:] == ["send_reminder", "abandon"]
-    recorded = [
-        RecordedEvent(
-            e["sequence"],
-            e["action"],
-            OrderStatus(e["from_status"]) if e["from_status"] else None,
-            OrderStatus(e["to_status"]),
-        )  # fmt: skip
-        for e in events
-    ]
-    assert replay(recorded) is OrderStatus.ABANDONED
+    assert replayed_status(events) == "abandoned"
 
 
 async def test_partner_records_the_parcel_while_the_watch_is_awaited(
