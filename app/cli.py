@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import uuid
 from collections.abc import Sequence
@@ -90,6 +91,26 @@ def _quotes_expire(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _dispatch(_args: argparse.Namespace) -> int:
+    from app.dispatch import start_dispatcher
+    from app.observability import configure_logging
+    from app.runtime import Runtime
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    runtime = Runtime.from_settings(settings)
+
+    async def run() -> None:
+        try:
+            await start_dispatcher(runtime)
+        finally:
+            await runtime.db.dispose()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="atelier", description="Atelier watch workshop API")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -111,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--name", required=True)
     create.add_argument("--partner", type=uuid.UUID, help="partner id (partner keys only)")
     create.set_defaults(handler=_keys_create)
+
+    dispatch = commands.add_parser(
+        "dispatch", help="send webhooks from the outbox (runs until stopped)"
+    )
+    dispatch.set_defaults(handler=_dispatch)
 
     quotes = commands.add_parser("quotes", help="quote maintenance")
     quote_commands = quotes.add_subparsers(dest="quote_command", required=True)

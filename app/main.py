@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from app.dispatch import start_dispatcher
 from app.domain.clock import Clock, utc_now
 from app.errors import install_error_handlers
 from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
@@ -23,6 +26,7 @@ from app.routers import (
     repair_orders,
     tracking,
     watches,
+    webhooks,
     workshop,
 )
 from app.runtime import Runtime
@@ -35,8 +39,17 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     runtime = Runtime.from_settings(settings, clock)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        dispatcher_task = None
+        if settings.dispatch_in_app:
+            dispatcher_task = asyncio.create_task(
+                start_dispatcher(runtime, app.state.metrics), name="webhook-dispatcher"
+            )
         yield
+        if dispatcher_task is not None:
+            dispatcher_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await dispatcher_task
         await runtime.db.dispose()
 
     app = FastAPI(title=API_TITLE, version=API_VERSION, lifespan=lifespan)
@@ -53,6 +66,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
         quotes,
         catalog,
         workshop,
+        webhooks,
         tracking,
     ):
         app.include_router(module.router)

@@ -9,7 +9,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
@@ -71,5 +71,23 @@ class Metrics:
             "Time to handle an HTTP request",
             ["method", "route"],
             buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=self.registry,
+        )
+        self.webhook_attempts = Counter(
+            "atelier_webhook_attempts_total",
+            "Webhook delivery attempts by outcome (delivered, failed, dead)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.webhook_latency = Histogram(
+            "atelier_webhook_delivery_seconds",
+            "Time for a receiver to answer a webhook",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        self.webhook_queue = Gauge(
+            "atelier_webhook_deliveries",
+            "Webhook deliveries by status (pending, delivered, dead)",
+            ["status"],
             registry=self.registry,
         )

@@ -64,6 +64,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                 {"name": "quotes", "description": "Quote revisions and the invoice"},
                 {"name": "catalog", "description": "The workshop's service catalogue"},
                 {"name": "workshop", "description": "Measurements, tolerances, work log"},
+                {"name": "webhooks", "description": "Signed notifications from the outbox"},
                 {"name": "tracking", "description": "The customer's public tracking link"},
             ],
         )

@@ -51,6 +51,15 @@ class Settings(BaseSettings):
     quote_review_threshold: Decimal = Field(default=Decimal("500.00"), ge=0)
     four_eyes_qc: bool = False
     unclaimed_delay_days: int = Field(default=365, ge=1)
+    # Outgoing webhooks
+    webhook_allow_private_targets: bool = False  # tests and closed networks only
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_secret_overlap_hours: int = Field(default=24, ge=0, le=720)
+    dispatch_batch_size: int = Field(default=50, ge=1, le=1000)
+    dispatch_interval_seconds: float = Field(default=1.0, gt=0)
+    # Run a dispatcher inside each API process (else run `atelier dispatch` beside it).
+    dispatch_in_app: bool = False
+
     idempotency_retention_hours: int = Field(default=24, ge=24)
 
     @property

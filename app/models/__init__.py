@@ -15,6 +15,7 @@ from app.models.quotes import (
 )
 from app.models.repair_orders import OrderEvent, OrderNumberCounter, RepairOrder
 from app.models.watches import Watch
+from app.models.webhooks import OutboxMessage, WebhookDelivery, WebhookSubscription
 from app.models.workshop import MeasurementSession, ToleranceProfileRow, WorkLogEntry
 
 metadata = SQLModel.metadata
@@ -24,6 +25,7 @@ __all__ = [
     "CatalogService",
     "Invoice",
     "MeasurementSession",
+    "OutboxMessage",
     "InvoiceNumberCounter",
     "QuoteLineRow",
     "QuoteRevision",
@@ -35,6 +37,8 @@ __all__ = [
     "RepairOrder",
     "ToleranceProfileRow",
     "Watch",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "WorkLogEntry",
     "metadata",
 ]

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from app.errors import database_unavailable, problem_responses
 from app.migrate import current_revision_matches_head
 from app.routing import runtime_of
+from app.services import webhooks as webhook_service
 
 router = APIRouter(tags=["operations"])
 
@@ -58,5 +59,12 @@ async def readyz(request: Request) -> Readiness | Response:
     },
 )
 async def metrics(request: Request) -> Response:
-    registry = request.app.state.metrics.registry
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    collectors = request.app.state.metrics
+    try:
+        async with runtime_of(request).db.new_session(write=False) as session:
+            counts = await webhook_service.queue_counts(session)
+    except Exception:  # metrics stay available while the database is not
+        counts = {}
+    for status in ("pending", "delivered", "dead"):
+        collectors.webhook_queue.labels(status).set(counts.get(status, 0))
+    return Response(generate_latest(collectors.registry), media_type=CONTENT_TYPE_LATEST)

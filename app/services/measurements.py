@@ -35,6 +35,7 @@ from app.domain.verdicts import (
     kinds_measured,
     select_profile,
 )
+from app.domain.webhooks import EventType
 from app.models import MeasurementSession, RepairOrder, ToleranceProfileRow, Watch
 from app.repositories import repair_orders as order_repository
 from app.repositories import workshop as workshop_repository
@@ -50,6 +51,7 @@ from app.schemas.measurements import (
     ToleranceProfileWrite,
     VerdictRead,
 )
+from app.services import outbox
 from app.services.records import check_version
 
 
@@ -255,7 +257,14 @@ async def record(
         note=payload.note,
         created_at=now,
     )
-    return await workshop_repository.add(session, measurement)
+    await workshop_repository.add(session, measurement)
+    if payload.phase is MeasurementPhase.QC:
+        await outbox.emit(
+            session, EventType.QC_VERDICT, now, order=order,
+            data={"session_id": str(measurement.id), "passed": measurement.passed,
+                  "failed_criteria": list(verdict.failed_criteria)},
+        )  # fmt: skip
+    return measurement
 
 
 def _comparison(sessions: Sequence[MeasurementSession]) -> Comparison | None:

@@ -24,6 +24,7 @@ from app.domain.handback import (
 )
 from app.domain.lifecycle import OrderStatus, creation_status
 from app.domain.quoting import amount_due
+from app.domain.webhooks import EventType
 from app.models import Customer, OrderEvent, RepairOrder, Watch
 from app.repositories import repair_orders as order_repository
 from app.repositories.scoping import get_scoped, partner_scope
@@ -38,7 +39,7 @@ from app.schemas.repair_orders import (
     RepairOrderCreate,
 )
 from app.schemas.watches import WatchCreate
-from app.services import records
+from app.services import outbox, records
 
 CREATE_ACTION = "create"
 WARRANTY_CLAIM_ACTION = "open_warranty_claim"
@@ -173,6 +174,7 @@ async def create(
         session,
         creation_event(order, actor, now, CREATE_ACTION, {"channel": actor.role.value}),
     )
+    await outbox.emit(session, EventType.ORDER_CREATED, now, order=order)
     return order
 
 

@@ -28,6 +28,7 @@ from app.domain.quoting import (
 )
 from app.domain.roles import Role
 from app.domain.symptoms import is_urgent, suggest_services
+from app.domain.webhooks import EventType
 from app.models import OrderEvent, RepairOrder, Watch
 from app.repositories import quotes as quote_repository
 from app.repositories import repair_orders as order_repository
@@ -35,6 +36,7 @@ from app.repositories import workshop as workshop_repository
 from app.schemas import transitions as commands
 from app.services import invoices as invoice_service
 from app.services import measurements as measurement_service
+from app.services import outbox
 from app.services import quotes as quote_service
 from app.services.records import check_version
 from app.services.repair_orders import apply_intake
@@ -312,6 +314,19 @@ async def _apply_to(
             },
         ),
     )
+    change = {
+        "action": action.value,
+        "from_status": from_status,
+        "to_status": order.status,
+        "occurred_at": now.isoformat(),
+    }
+    await outbox.emit(session, EventType.ORDER_TRANSITIONED, now, order=order, data=change)
+    if action is Action.SEND_QUOTE:
+        sent = step.quotes.latest_issued
+        await outbox.emit(
+            session, EventType.QUOTE_SENT, now, order=order,
+            data={"quote_number": sent.number if sent else None},
+        )  # fmt: skip
     return order
 
 

@@ -11,6 +11,7 @@ from app.domain.actors import Actor
 from app.domain.errors import Conflict, NotFound
 from app.domain.lifecycle import TERMINAL_STATUSES, OrderStatus
 from app.domain.roles import Role
+from app.domain.webhooks import EventType
 from app.models import WorkLogEntry
 from app.repositories import repair_orders as order_repository
 from app.repositories import workshop as workshop_repository
@@ -20,6 +21,7 @@ from app.schemas.measurements import (
     WorkLogEntryRead,
     WorkLogList,
 )
+from app.services import outbox
 
 
 def present(entry: WorkLogEntry, actor: Actor) -> WorkLogEntryRead:
@@ -55,7 +57,13 @@ async def add_entry(
         author_name=actor.name,
         created_at=now,
     )
-    return await workshop_repository.add(session, entry)
+    await workshop_repository.add(session, entry)
+    if entry.alert_manager:
+        await outbox.emit(
+            session, EventType.WORK_LOG_ALERT, now, order=order,
+            data={"entry_id": str(entry.id), "step": entry.step, "anomaly": entry.anomaly},
+        )  # fmt: skip
+    return entry
 
 
 async def entries(session: AsyncSession, actor: Actor, order_id: uuid.UUID) -> WorkLogList:

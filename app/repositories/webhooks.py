@@ -1,0 +1,127 @@
+"""Queries on the outbox, subscriptions and deliveries."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, exists, func, or_, update
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.domain.actors import Actor
+from app.domain.webhooks import DeliveryStatus
+from app.models import OutboxMessage, WebhookDelivery, WebhookSubscription
+from app.repositories.scoping import get_scoped, scoped_select
+
+
+async def subscribers(
+    session: AsyncSession, event_type: str, partner_id: uuid.UUID | None
+) -> Sequence[WebhookSubscription]:
+    """Active subscriptions interested in ``event_type`` for an order of ``partner_id``: staff
+    subscriptions (no partner) and the order's own partner's."""
+    statement = select(WebhookSubscription).where(col(WebhookSubscription.active).is_(True))
+    owner: ColumnElement[bool] = col(WebhookSubscription.partner_id).is_(None)
+    if partner_id is not None:
+        owner = or_(owner, col(WebhookSubscription.partner_id) == partner_id)
+    rows = (await session.exec(statement.where(owner))).all()
+    return [row for row in rows if not row.event_types or event_type in row.event_types]
+
+
+async def subscription(
+    session: AsyncSession, actor: Actor, subscription_id: uuid.UUID, *, for_update: bool = False
+) -> WebhookSubscription | None:
+    return await get_scoped(
+        session, WebhookSubscription, subscription_id, actor, for_update=for_update
+    )
+
+
+async def subscriptions_of(session: AsyncSession, actor: Actor) -> Sequence[WebhookSubscription]:
+    statement = scoped_select(WebhookSubscription, actor).order_by(
+        col(WebhookSubscription.created_at)
+    )
+    return (await session.exec(statement)).all()
+
+
+async def deliveries_of(
+    session: AsyncSession, subscription_id: uuid.UUID, status: str | None, limit: int
+) -> Sequence[tuple[WebhookDelivery, OutboxMessage]]:
+    statement = (
+        select(WebhookDelivery, OutboxMessage)
+        .join(OutboxMessage, col(OutboxMessage.id) == col(WebhookDelivery.message_id))
+        .where(col(WebhookDelivery.subscription_id) == subscription_id)
+        .order_by(col(WebhookDelivery.created_at).desc())
+        .limit(limit)
+    )
+    if status:
+        statement = statement.where(col(WebhookDelivery.status) == status)
+    return (await session.exec(statement)).all()
+
+
+async def claim_due(
+    session: AsyncSession, now: datetime, lease_until: datetime, limit: int
+) -> Sequence[uuid.UUID]:
+    """Lease the deliveries due now, oldest first, skipping any whose earlier message to the
+    same subscription for the same order is still undelivered (per-order ordering). Concurrent
+    dispatchers on PostgreSQL skip each other's locked rows."""
+    earlier = aliased(WebhookDelivery)
+    blocked = exists().where(
+        col(earlier.subscription_id) == col(WebhookDelivery.subscription_id),
+        col(earlier.order_id) == col(WebhookDelivery.order_id),
+        col(earlier.status) == DeliveryStatus.PENDING.value,
+        col(earlier.created_at) < col(WebhookDelivery.created_at),
+    )
+    statement = (
+        select(WebhookDelivery.id)
+        .where(
+            col(WebhookDelivery.status) == DeliveryStatus.PENDING.value,
+            col(WebhookDelivery.next_attempt_at) <= now,
+            or_(col(WebhookDelivery.lease_until).is_(None), col(WebhookDelivery.lease_until) < now),
+            or_(col(WebhookDelivery.order_id).is_(None), ~blocked),
+        )
+        .order_by(col(WebhookDelivery.created_at))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = list((await session.exec(statement)).all())
+    if ids:
+        await session.exec(
+            update(WebhookDelivery)
+            .where(and_(col(WebhookDelivery.id).in_(ids)))
+            .values(lease_until=lease_until)
+        )
+    return ids
+
+
+async def delivery_with_context(
+    session: AsyncSession, delivery_id: uuid.UUID
+) -> tuple[WebhookDelivery, OutboxMessage, WebhookSubscription] | None:
+    statement = (
+        select(WebhookDelivery, OutboxMessage, WebhookSubscription)
+        .join(OutboxMessage, col(OutboxMessage.id) == col(WebhookDelivery.message_id))
+        .join(
+            WebhookSubscription,
+            col(WebhookSubscription.id) == col(WebhookDelivery.subscription_id),
+        )
+        .where(col(WebhookDelivery.id) == delivery_id)
+    )
+    row = (await session.exec(statement)).first()
+    return tuple(row) if row else None  # type: ignore[return-value]
+
+
+async def count_by_status(session: AsyncSession) -> dict[str, int]:
+    statement = select(WebhookDelivery.status, func.count()).group_by(col(WebhookDelivery.status))
+    return {status: int(n) for status, n in (await session.exec(statement)).all()}
+
+
+async def delivery_for(
+    session: AsyncSession, message_id: uuid.UUID, subscription_id: uuid.UUID
+) -> WebhookDelivery:
+    statement = select(WebhookDelivery).where(
+        col(WebhookDelivery.message_id) == message_id,
+        col(WebhookDelivery.subscription_id) == subscription_id,
+    )
+    return (await session.exec(statement)).one()

@@ -1,0 +1,71 @@
+"""Write events of interest to the outbox, in the transaction of the change they report.
+
+A rolled-back change takes its outbox rows with it, so nothing is ever sent for a change that
+did not happen; a committed one always has its message, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.domain.webhooks import DeliveryStatus, EventType
+from app.models import OutboxMessage, RepairOrder, WebhookDelivery, WebhookSubscription
+from app.repositories import webhooks as webhook_repository
+
+
+def order_summary(order: RepairOrder) -> dict[str, Any]:
+    """What every order event says of the order: no personal data, and the version so that a
+    receiver can discard an older message arriving late."""
+    return {
+        "order_id": str(order.id),
+        "order_number": order.number,
+        "partner_id": str(order.partner_id) if order.partner_id else None,
+        "status": order.status,
+        "outcome": order.outcome,
+        "version": order.version,
+    }
+
+
+async def emit(
+    session: AsyncSession,
+    event_type: EventType,
+    now: datetime,
+    *,
+    order: RepairOrder | None = None,
+    data: dict[str, Any] | None = None,
+    only: WebhookSubscription | None = None,
+) -> OutboxMessage:
+    payload = {**(order_summary(order) if order is not None else {}), **(data or {})}
+    message = OutboxMessage(
+        event_type=event_type.value,
+        order_id=order.id if order is not None else None,
+        partner_id=order.partner_id if order is not None else None,
+        order_version=order.version if order is not None else None,
+        payload=payload,
+        created_at=now,
+    )
+    session.add(message)
+    await session.flush()
+    targets = (
+        [only]
+        if only is not None
+        else await webhook_repository.subscribers(
+            session, event_type.value, order.partner_id if order is not None else None
+        )
+    )
+    for subscription in targets:
+        session.add(
+            WebhookDelivery(
+                message_id=message.id,
+                subscription_id=subscription.id,
+                order_id=message.order_id,
+                status=DeliveryStatus.PENDING.value,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    await session.flush()
+    return message
