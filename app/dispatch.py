@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import random
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -148,7 +149,9 @@ class Dispatcher:
             return Attempt(error=f"target refused: {refused.detail}")
         body = message_body(message)
         message_id = f"msg_{message.id.hex}"
-        timestamp = int(now.timestamp())
+        # The signature's timestamp is the real moment of sending (receivers reject stale ones);
+        # the injectable clock only schedules retries.
+        timestamp = int(time.time())
         secrets = [subscription.secret]
         overlap = subscription.previous_secret_until
         if subscription.previous_secret and overlap is not None and overlap > now:
