@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import random
+import smtplib
 import time
 import uuid
 from collections.abc import Callable
@@ -27,10 +28,11 @@ from app.db import Database
 from app.domain.clock import Clock, utc_now
 from app.domain.errors import BusinessValidationError
 from app.domain.webhooks import DeliveryStatus, check_target, next_delay, signature_header
-from app.models import OutboxMessage, WebhookDelivery, WebhookSubscription
+from app.models import CustomerNotification, OutboxMessage, WebhookDelivery, WebhookSubscription
 from app.observability import Metrics
 from app.repositories import webhooks as webhook_repository
 from app.runtime import Runtime
+from app.services.notifications import LogNotifier, Notifier, notifier_for
 from app.services.webhooks import resolve
 from app.settings import Settings
 
@@ -82,6 +84,7 @@ class Dispatcher:
     clock: Clock = utc_now
     jitter: Callable[[], float] = random.random
     metrics: Metrics | None = None
+    notifier: Notifier = field(default_factory=LogNotifier)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def run_once(self) -> int:
@@ -95,7 +98,47 @@ class Dispatcher:
             await session.commit()
         for delivery_id in claimed:
             await self._deliver(delivery_id)
+        return len(claimed) + await self._notify_customers(now, lease)
+
+    async def _notify_customers(self, now: datetime, lease: datetime) -> int:
+        async with self.db.writer_slot(), self.db.new_session(write=True) as session:
+            claimed = await webhook_repository.claim_due_notifications(
+                session, now, lease, self.settings.dispatch_batch_size
+            )
+            await session.commit()
+        for notification_id in claimed:
+            async with self.db.new_session(write=False) as session:
+                notification = await session.get(CustomerNotification, notification_id)
+            if notification is None:
+                continue
+            error: str | None = None
+            try:
+                await self.notifier.send(notification)
+            except (OSError, smtplib.SMTPException) as failure:
+                error = f"{type(failure).__name__}: {failure}"[:_MAX_ERROR_TEXT]
+            await self._record_notification(notification_id, error)
         return len(claimed)
+
+    async def _record_notification(self, notification_id: uuid.UUID, error: str | None) -> None:
+        now = self.clock()
+        async with self.db.writer_slot(), self.db.new_session(write=True) as session:
+            notification = await session.get(CustomerNotification, notification_id)
+            if notification is None:
+                return
+            notification.attempts += 1
+            notification.lease_until = None
+            notification.last_error = error
+            if error is None:
+                notification.status = "sent"
+                notification.sent_at = now
+            else:
+                delay = next_delay(notification.attempts, self.jitter())
+                if delay is None:
+                    notification.status = "dead"
+                else:
+                    notification.next_attempt_at = now + delay
+            session.add(notification)
+            await session.commit()
 
     async def run_until_idle(self, max_rounds: int = 1000) -> int:
         total = 0
@@ -230,6 +273,7 @@ async def start_dispatcher(runtime: Runtime, metrics: Metrics | None = None) -> 
     """Run a dispatcher until cancelled (``atelier dispatch``, or inside the API process)."""
     async with httpx.AsyncClient() as client:
         dispatcher = Dispatcher(
-            runtime.db, runtime.settings, client, clock=runtime.clock, metrics=metrics
-        )
+            runtime.db, runtime.settings, client, clock=runtime.clock, metrics=metrics,
+            notifier=notifier_for(runtime.settings),
+        )  # fmt: skip
         await dispatcher.run_forever()

@@ -60,6 +60,17 @@ class Settings(BaseSettings):
     # Run a dispatcher inside each API process (else run `atelier dispatch` beside it).
     dispatch_in_app: bool = False
 
+    # Customer notifications: which statuses notify (with consent), where the tracking page is,
+    # and the SMTP relay (empty host: messages are only logged).
+    notify_customer_on: list[str] = Field(default_factory=lambda: ["quote_sent", "ready"])
+    tracking_page_url: str = "http://127.0.0.1:8000/v1/tracking/{token}"
+    smtp_host: str = ""
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_sender: str = "atelier@localhost"
+
     idempotency_retention_hours: int = Field(default=24, ge=24)
 
     @property

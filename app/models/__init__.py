@@ -15,7 +15,12 @@ from app.models.quotes import (
 )
 from app.models.repair_orders import OrderEvent, OrderNumberCounter, RepairOrder
 from app.models.watches import Watch
-from app.models.webhooks import OutboxMessage, WebhookDelivery, WebhookSubscription
+from app.models.webhooks import (
+    CustomerNotification,
+    OutboxMessage,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from app.models.workshop import MeasurementSession, ToleranceProfileRow, WorkLogEntry
 
 metadata = SQLModel.metadata
@@ -30,6 +35,7 @@ __all__ = [
     "QuoteLineRow",
     "QuoteRevision",
     "Customer",
+    "CustomerNotification",
     "IdempotencyRecord",
     "OrderEvent",
     "OrderNumberCounter",

@@ -63,3 +63,24 @@ class WebhookDelivery(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_type=Text)
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = created_at_field()
+
+
+class CustomerNotification(SQLModel, table=True):
+    """A message to an end customer, queued in the transaction of the change it announces."""
+
+    __tablename__ = "customer_notifications"
+
+    id: uuid.UUID = id_field()
+    order_id: uuid.UUID = Field(foreign_key="repair_orders.id", index=True)
+    channel: str = Field(max_length=20)
+    recipient: str = Field(max_length=254)
+    language: str = Field(max_length=2)
+    subject: str = Field(max_length=300)
+    body: str = Field(sa_type=Text)
+    status: str = Field(max_length=20, index=True)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, sa_type=Text)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = created_at_field()

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain.actors import Actor
 from app.domain.webhooks import DeliveryStatus
-from app.models import OutboxMessage, WebhookDelivery, WebhookSubscription
+from app.models import CustomerNotification, OutboxMessage, WebhookDelivery, WebhookSubscription
 from app.repositories.scoping import get_scoped, scoped_select
 
 
@@ -125,3 +125,30 @@ async def delivery_for(
         col(WebhookDelivery.subscription_id) == subscription_id,
     )
     return (await session.exec(statement)).one()
+
+
+async def claim_due_notifications(
+    session: AsyncSession, now: datetime, lease_until: datetime, limit: int
+) -> Sequence[uuid.UUID]:
+    statement = (
+        select(CustomerNotification.id)
+        .where(
+            col(CustomerNotification.status) == "pending",
+            col(CustomerNotification.next_attempt_at) <= now,
+            or_(
+                col(CustomerNotification.lease_until).is_(None),
+                col(CustomerNotification.lease_until) < now,
+            ),
+        )
+        .order_by(col(CustomerNotification.created_at))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = list((await session.exec(statement)).all())
+    if ids:
+        await session.exec(
+            update(CustomerNotification)
+            .where(col(CustomerNotification.id).in_(ids))
+            .values(lease_until=lease_until)
+        )
+    return ids

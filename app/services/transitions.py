@@ -36,6 +36,7 @@ from app.repositories import workshop as workshop_repository
 from app.schemas import transitions as commands
 from app.services import invoices as invoice_service
 from app.services import measurements as measurement_service
+from app.services import notifications as notification_service
 from app.services import outbox
 from app.services import quotes as quote_service
 from app.services.records import check_version
@@ -321,6 +322,8 @@ async def _apply_to(
         "occurred_at": now.isoformat(),
     }
     await outbox.emit(session, EventType.ORDER_TRANSITIONED, now, order=order, data=change)
+    if order.status != from_status:
+        await notification_service.enqueue(session, order, now, settings)
     if action is Action.SEND_QUOTE:
         sent = step.quotes.latest_issued
         await outbox.emit(
