@@ -300,3 +300,51 @@ async def test_ssrf_targets_are_refused(
     response = await client.post("/v1/webhook-subscriptions", json={"url": url}, headers=manager)
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["pointer"] == "/url"
+
+
+async def test_redirects_are_not_followed_and_one_message_can_be_replayed(
+    hooked: Any, receiver: tuple[Receiver, LiveServer]
+) -> None:
+    app, client, keys = hooked
+    target, server = receiver
+    manager = await keys.headers(Role.MANAGER)
+    subscription = await subscribe(client, manager, f"{server.url}/hooks")
+    target.secret, target.answer = subscription["secret"], 302
+    target.extra_headers = {"location": "http://169.254.169.254/latest/meta-data"}
+    url = f"/v1/webhook-subscriptions/{subscription['id']}"
+    ping = (await client.post(f"{url}/ping", headers=manager)).json()
+    await dispatcher(app).run_until_idle()
+    failed = (await client.get(f"{url}/deliveries", headers=manager)).json()["items"][0]
+    assert (failed["status"], failed["attempts"], failed["last_status_code"]) == ("pending", 1, 302)
+    target.answer, target.extra_headers = 204, {}
+    replayed = await client.post(f"{url}/deliveries/{ping['id']}/replay", headers=manager)
+    assert replayed.json() == {"replayed": 1}
+    await dispatcher(app).run_until_idle()
+    assert [m.event_type for m in target.received] == ["webhook.ping"]
+    metrics = (await client.get("/metrics")).text
+    assert 'atelier_webhook_deliveries{status="delivered"} 1.0' in metrics
+    assert 'atelier_webhook_attempts_total{outcome="failed"}' in metrics
+
+
+async def test_the_dispatcher_can_run_inside_the_api_process(
+    webhook_settings: Settings, receiver: tuple[Receiver, LiveServer], clean_database: Engine
+) -> None:
+    target, server = receiver
+    app = create_app(
+        webhook_settings.model_copy(
+            update={"dispatch_in_app": True, "dispatch_interval_seconds": 0.05}
+        )
+    )
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        keys = KeyFactory(app)
+        subscription = await subscribe(client, await keys.headers(Role.MANAGER), f"{server.url}/h")
+        target.secret = subscription["secret"]
+        await create_order(client, await keys.headers(Role.COUNTER))
+        for _ in range(100):
+            if target.received:
+                break
+            await asyncio.sleep(0.05)
+    assert [m.event_type for m in target.received] == ["repair_order.created"]
