@@ -111,6 +111,30 @@ def _dispatch(_args: argparse.Namespace) -> int:
     return 0
 
 
+async def _purge_idempotency() -> int:
+    from datetime import timedelta
+
+    from app.db import Database
+    from app.repositories.idempotency import purge_older_than
+
+    settings = get_settings()
+    db = Database.from_settings(settings)
+    try:
+        async with db.new_session(write=True) as session:
+            cutoff = utc_now() - timedelta(hours=settings.idempotency_retention_hours)
+            purged = await purge_older_than(session, cutoff)
+            await session.commit()
+            return purged
+    finally:
+        await db.dispose()
+
+
+def _idempotency_purge(_args: argparse.Namespace) -> int:
+    purged = asyncio.run(_purge_idempotency())
+    print(f"{purged} idempotency record(s) purged", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="atelier", description="Atelier watch workshop API")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -137,6 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
         "dispatch", help="send webhooks from the outbox (runs until stopped)"
     )
     dispatch.set_defaults(handler=_dispatch)
+
+    idempotency = commands.add_parser("idempotency", help="idempotency-key maintenance")
+    idempotency_commands = idempotency.add_subparsers(dest="idempotency_command", required=True)
+    purge = idempotency_commands.add_parser(
+        "purge", help="delete stored responses older than ATELIER_IDEMPOTENCY_RETENTION_HOURS"
+    )
+    purge.set_defaults(handler=_idempotency_purge)
 
     quotes = commands.add_parser("quotes", help="quote maintenance")
     quote_commands = quotes.add_subparsers(dest="quote_command", required=True)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 import httpx
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from app import cli
 from app.domain.roles import Role
 from app.models import Customer, IdempotencyRecord
-from tests.conftest import KeyFactory
+from app.settings import Settings, get_settings
+from tests.conftest import KeyFactory, TestClock
 
 
 def count(engine: Engine, model: type) -> int:
@@ -87,3 +94,30 @@ async def test_an_unusable_key_is_a_400(client: httpx.AsyncClient, keys: KeyFact
     response = await client.post("/v1/customers", json={"name": "Claire"}, headers=headers)
     assert response.status_code == 400
     assert response.json()["type"] == "/problems/invalid-idempotency-key"
+
+
+def test_records_past_the_retention_are_purged_and_recent_ones_kept(
+    settings: Settings, app: Any, clean_database: Engine, monkeypatch: pytest.MonkeyPatch,
+    clock: TestClock,
+) -> None:  # fmt: skip
+    async def two_requests() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            headers = await KeyFactory(app).headers(Role.COUNTER)
+            clock.pin(datetime.now(UTC) - timedelta(hours=25))
+            await client.post("/v1/customers", json={"name": "Old"},
+                              headers={**headers, "Idempotency-Key": "old"})  # fmt: skip
+            clock.release()
+            await client.post("/v1/customers", json={"name": "New"},
+                              headers={**headers, "Idempotency-Key": "new"})  # fmt: skip
+
+    asyncio.get_event_loop().run_until_complete(two_requests())
+    monkeypatch.setenv("ATELIER_DATABASE_URL", settings.database_url)
+    get_settings.cache_clear()
+    try:
+        assert cli.main(["idempotency", "purge"]) == 0
+    finally:
+        get_settings.cache_clear()
+    with clean_database.connect() as connection:
+        keys = connection.execute(select(IdempotencyRecord.key)).scalars().all()
+    assert keys == ["new"]
