@@ -23,6 +23,7 @@ from app.domain.handback import REMINDER_ACTION, add_months, identity_verified
 from app.domain.lifecycle import Action, OrderStatus, Outcome, TransitionContext, decide
 from app.domain.quoting import (
     RevisionStatus,
+    VatRegime,
     needs_manager_review,
     within_ceiling,
 )
@@ -160,6 +161,19 @@ async def _hand_back(step: Step) -> None:
     )
 
 
+QUOTE_AWARE = frozenset(
+    {
+        Action.SEND_QUOTE,
+        Action.APPROVE_QUOTE,
+        Action.DECLINE_QUOTE,
+        Action.EXPIRE_QUOTE,
+        Action.START_REPAIR,
+        Action.WITHDRAW,
+        Action.HAND_BACK,
+    }
+)
+HISTORY_AWARE = frozenset({Action.ABANDON, Action.PASS_QC})
+
 EFFECTS: dict[Action, Effect] = {
     Action.RECEIVE: _receive,
     Action.PRE_DIAGNOSE: _pre_diagnose,
@@ -280,11 +294,17 @@ async def _apply_to(
     settings: Settings,
     decision_details: dict[str, Any],
 ) -> RepairOrder:
-    step = Step(
-        session, order, command, actor, now, settings,
-        await quote_service.state_of(session, order, settings), decision_details,
-    )  # fmt: skip
-    events = list(await order_repository.events_of(session, order.id))
+    # Facts cost queries: load the quote state and the event log only for the actions whose
+    # guards or effects read them (transitions are the hot path of the counter and workshop).
+    quotes = (
+        await quote_service.state_of(session, order, settings)
+        if action in QUOTE_AWARE
+        else quote_service.QuoteState((), {}, VatRegime(settings.vat_regime))
+    )
+    step = Step(session, order, command, actor, now, settings, quotes, decision_details)
+    events = (
+        list(await order_repository.events_of(session, order.id)) if action in HISTORY_AWARE else []
+    )
     decision = decide(OrderStatus(order.status), action, await _facts(step, events))
     effect = EFFECTS.get(action)
     if effect is not None:

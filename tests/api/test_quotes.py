@@ -313,7 +313,7 @@ async def test_one_draft_at_a_time_and_only_once_diagnosed(
     assert second.json()["type"] == "/problems/quote-draft-exists"
 
 
-def test_the_expiry_command_sends_stale_quotes_back_to_diagnosed(
+async def test_the_expiry_command_sends_stale_quotes_back_to_diagnosed(
     settings: Settings,
     app: Any,
     clean_database: Engine,
@@ -333,11 +333,11 @@ def test_the_expiry_command_sends_stale_quotes_back_to_diagnosed(
             await transition(client, counter, order["id"], "send_quote")
             return str(order["id"])
 
-    order_id = asyncio.get_event_loop().run_until_complete(prepare())
+    order_id = await prepare()
     monkeypatch.setenv("ATELIER_DATABASE_URL", settings.database_url)
     get_settings.cache_clear()
     try:
-        assert cli.main(["quotes", "expire"]) == 0
+        assert await asyncio.to_thread(cli.main, ["quotes", "expire"]) == 0
     finally:
         get_settings.cache_clear()
     with clean_database.connect() as connection:
