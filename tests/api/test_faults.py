@@ -1,0 +1,61 @@
+"""Database faults: a 503 problem with Retry-After, nothing half-written, and recovery."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine, make_url
+
+from app.domain.roles import Role
+from app.main import create_app
+from app.models import Customer
+from app.settings import Settings
+from tests.conftest import KeyFactory
+
+
+async def test_an_unreachable_database_is_a_503_and_liveness_stays_up(settings: Settings) -> None:
+    down = create_app(
+        settings.model_copy(
+            update={"database_url": "postgresql+psycopg://postgres@127.0.0.1:9/unreachable"}
+        )
+    )
+    transport = httpx.ASGITransport(app=down)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        refused = await client.get("/v1/customers", headers={"Authorization": "Bearer atl_any-key"})
+        assert refused.status_code == 503
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.headers["retry-after"] == "2"
+        assert refused.json()["type"] == "/problems/database-unavailable"
+        assert "psycopg" not in refused.text and "127.0.0.1" not in refused.text
+        assert (await client.get("/readyz")).status_code == 503
+        assert (await client.get("/healthz")).status_code == 200
+    await down.state.runtime.db.dispose()
+
+
+async def test_a_locked_sqlite_database_is_a_503_then_the_retry_succeeds(
+    settings: Settings, clean_database: Engine
+) -> None:
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite":
+        pytest.skip("the SQLite write lock only exists on SQLite")
+    patient = create_app(settings.model_copy(update={"sqlite_busy_timeout_seconds": 0.2}))
+    headers = {**(await KeyFactory(patient).headers(Role.COUNTER)), "Idempotency-Key": "locked"}
+    other_process = sqlite3.connect(str(url.database), isolation_level=None)
+    other_process.execute("BEGIN EXCLUSIVE")
+    transport = httpx.ASGITransport(app=patient)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            busy = await client.post("/v1/customers", json={"name": "Claire"}, headers=headers)
+            assert busy.status_code == 503
+            assert busy.headers["retry-after"] == "2"
+            other_process.execute("ROLLBACK")
+            retried = await client.post("/v1/customers", json={"name": "Claire"}, headers=headers)
+            assert retried.status_code == 201
+    finally:
+        other_process.close()
+        await patient.state.runtime.db.dispose()
+    with clean_database.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(Customer)).scalar_one() == 1
