@@ -64,8 +64,24 @@ def _reset_schema(engine: Engine) -> None:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return _database_url(tmp_path_factory.mktemp("db"))
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database of this run's own: on PostgreSQL, a throwaway database created beside the
+    configured one, so that concurrent runs against one server never see each other."""
+    url = _database_url(tmp_path_factory.mktemp("db"))
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        yield url
+        return
+    private = f"{parsed.database}_run_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(sync_database_url(url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{private}"'))
+    try:
+        yield parsed.set(database=private).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{private}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")
