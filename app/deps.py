@@ -78,8 +78,9 @@ def require_roles(*roles: Role) -> Callable[[Actor], Coroutine[Any, Any, Actor]]
 
 
 def parse_if_match(value: str | None) -> int | None:
-    """The version an ``If-Match`` header names (``"3"`` or ``W/"3"``); None when absent."""
-    if value is None:
+    """The version an ``If-Match`` header names (``"3"`` or ``W/"3"``); None when absent or
+    ``*`` (RFC 9110: any current version)."""
+    if value is None or value.strip() == "*":
         return None
     text = value.strip()
     if text.startswith("W/"):
@@ -99,17 +100,19 @@ IfMatchHeader = Annotated[
     str | None,
     Header(
         alias="If-Match",
-        description='The ETag you read (e.g. "3"). Missing → 428, stale → 412.',
+        description='The ETag you read (e.g. "3"), or * for any version. Missing → 428, '
+        "stale → 412.",
         max_length=40,
+        pattern=r'^(\*|(W/)?"\d{1,18}")$',
     ),
 ]
 
 
-def required_version(if_match: str | None) -> int:
-    version = parse_if_match(if_match)
-    if version is None:
+def required_version(if_match: str | None) -> int | None:
+    """The version a change must find; a missing header is a 428 (``*`` accepts any)."""
+    if if_match is None:
         raise precondition_required()
-    return version
+    return parse_if_match(if_match)
 
 
 def etag(version: int) -> str:

@@ -181,8 +181,8 @@ class Dispatcher:
     async def _send(
         self, message: OutboxMessage, subscription: WebhookSubscription, now: datetime
     ) -> Attempt:
-        parts = urlsplit(subscription.url)
         try:
+            parts = urlsplit(subscription.url)
             # Checked again at send time: a name may now resolve somewhere it should not.
             check_target(
                 parts.scheme, parts.hostname or "", await resolve(parts.hostname or ""),
@@ -190,6 +190,8 @@ class Dispatcher:
             )  # fmt: skip
         except BusinessValidationError as refused:
             return Attempt(error=f"target refused: {refused.detail}")
+        except ValueError:
+            return Attempt(error="target refused: malformed URL")
         body = message_body(message)
         message_id = f"msg_{message.id.hex}"
         # The signature's timestamp is the real moment of sending (receivers reject stale ones);

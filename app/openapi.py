@@ -37,7 +37,27 @@ def _require_if_match_on_patch_and_delete(schema: dict[str, Any]) -> None:
             for parameter in path_item.get(method, {}).get("parameters", []):
                 if parameter["in"] == "header" and parameter["name"] == "If-Match":
                     parameter["required"] = True
-                    parameter["schema"] = {"type": "string", "maxLength": 40}
+                    parameter["schema"] = {
+                        "type": "string",
+                        "maxLength": 40,
+                        "pattern": r'^(\*|(W/)?"\d{1,18}")$',
+                    }
+
+
+def _headers_are_never_null(schema: dict[str, Any]) -> None:
+    # An optional header is absent, never null: FastAPI's `anyOf [string, null]` would invite
+    # clients (and fuzzers) to send the text "null".
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] != "header":
+                    continue
+                options = parameter.get("schema", {}).get("anyOf")
+                if options:
+                    concrete = [option for option in options if option.get("type") != "null"]
+                    if len(concrete) == 1:
+                        title = parameter["schema"].get("title")
+                        parameter["schema"] = {**concrete[0], **({"title": title} if title else {})}
 
 
 def _drop_framework_validation_schemas(schema: dict[str, Any]) -> None:
@@ -45,6 +65,49 @@ def _drop_framework_validation_schemas(schema: dict[str, Any]) -> None:
     components = schema.get("components", {}).get("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
+
+
+# Where a created or changed resource leads next: OpenAPI links let a client (and schemathesis'
+# stateful phase) walk the lifecycle from an order's creation through its transitions.
+_ORDER_FOLLOW_UPS = (
+    "getRepairOrder",
+    "transitionRepairOrder",
+    "listRepairOrderEvents",
+    "listQuoteRevisions",
+    "createQuoteRevision",
+    "listMeasurementSessions",
+    "recordMeasurementSession",
+    "listWorkLog",
+    "addWorkLogEntry",
+)
+LINKS: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
+    ("createRepairOrder", "201"): ("order_id", _ORDER_FOLLOW_UPS),
+    ("transitionRepairOrder", "200"): ("order_id", _ORDER_FOLLOW_UPS),
+    ("createCustomer", "201"): ("customer_id", ("getCustomer", "updateCustomer")),
+    ("createWatch", "201"): ("watch_id", ("getWatch", "updateWatch")),
+    ("createPartner", "201"): ("partner_id", ("getPartner", "updatePartner")),
+    ("createWebhookSubscription", "201"): (
+        "subscription_id",
+        ("getWebhookSubscription", "listWebhookDeliveries", "pingWebhookSubscription"),
+    ),
+}
+
+
+def _add_links(schema: dict[str, Any]) -> None:
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            for status, response in operation.get("responses", {}).items():
+                target = LINKS.get((operation.get("operationId", ""), status))
+                if target is None:
+                    continue
+                parameter, follow_ups = target
+                response["links"] = {
+                    follow_up: {
+                        "operationId": follow_up,
+                        "parameters": {parameter: "$response.body#/id"},
+                    }
+                    for follow_up in follow_ups
+                }
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:
@@ -70,6 +133,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         )
         _move_problems_to_problem_media_type(schema)
         _drop_framework_validation_schemas(schema)
+        _headers_are_never_null(schema)
         _require_if_match_on_patch_and_delete(schema)
+        _add_links(schema)
         app.openapi_schema = schema
     return app.openapi_schema

@@ -74,7 +74,7 @@ async def update(
     session: AsyncSession,
     code: str,
     changes: CatalogServiceUpdate,
-    expected_version: int,
+    expected_version: int | None,
     now: datetime,
 ) -> CatalogService:
     service = await get(session, code, for_update=True)

@@ -34,7 +34,7 @@ async def update(
     actor: Actor,
     customer_id: uuid.UUID,
     changes: CustomerUpdate,
-    expected_version: int,
+    expected_version: int | None,
     now: datetime,
 ) -> Customer:
     customer = await records.fetch_or_404(

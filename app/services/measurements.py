@@ -351,7 +351,7 @@ async def replace_profile(
     session: AsyncSession,
     code: str,
     payload: ToleranceProfileWrite,
-    expected_version: int,
+    expected_version: int | None,
     now: datetime,
 ) -> ToleranceProfileRow:
     row = await workshop_repository.profile_by_code(session, code, for_update=True)

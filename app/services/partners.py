@@ -32,7 +32,7 @@ async def update(
     session: AsyncSession,
     partner_id: uuid.UUID,
     changes: PartnerUpdate,
-    expected_version: int,
+    expected_version: int | None,
     now: datetime,
 ) -> Partner:
     partner = await get(session, partner_id, for_update=True)

@@ -296,7 +296,7 @@ async def update_draft(
     order_id: uuid.UUID,
     number: int,
     changes: QuoteRevisionUpdate,
-    expected_version: int,
+    expected_version: int | None,
     now: datetime,
     settings: Settings,
 ) -> tuple[QuoteState, QuoteRevision]:

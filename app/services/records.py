@@ -46,7 +46,7 @@ async def apply_update(
     row: Row,
     changes: BaseModel,
     *,
-    expected_version: int,
+    expected_version: int | None,
     now: datetime,
     exclude: Iterable[str] = (),
 ) -> Row:

@@ -40,7 +40,7 @@ async def update(
     actor: Actor,
     watch_id: uuid.UUID,
     changes: WatchUpdate,
-    expected_version: int,
+    expected_version: int | None,
     now: datetime,
 ) -> Watch:
     watch = await records.fetch_or_404(

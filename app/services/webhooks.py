@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain.actors import Actor
-from app.domain.errors import NotFound
+from app.domain.errors import BusinessValidationError, NotFound
 from app.domain.webhooks import DeliveryStatus, EventType, check_target, new_secret
 from app.models import WebhookDelivery, WebhookSubscription
 from app.repositories import webhooks as webhook_repository
@@ -38,8 +38,11 @@ async def resolve(host: str) -> list[str]:
 
 
 async def check_url(url: str, settings: Settings) -> None:
-    parts = urlsplit(url)
-    host = parts.hostname or ""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:  # e.g. an unbalanced "[" in the host
+        raise BusinessValidationError("The URL is malformed.", "/url") from None
     check_target(
         parts.scheme, host, await resolve(host) if host else [],
         allow_private=settings.webhook_allow_private_targets,
@@ -94,7 +97,7 @@ async def update(
     actor: Actor,
     subscription_id: uuid.UUID,
     changes: WebhookSubscriptionUpdate,
-    expected_version: int,
+    expected_version: int | None,
     now: datetime,
     settings: Settings,
 ) -> WebhookSubscription:

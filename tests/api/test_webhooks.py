@@ -291,6 +291,7 @@ async def test_two_dispatchers_never_send_twice(
         "https://169.254.169.254/latest/meta-data",
         "https://[::1]/hooks",
         "https://localhost/hooks",
+        "https://[bad-host/hooks",
     ],
 )
 async def test_ssrf_targets_are_refused(

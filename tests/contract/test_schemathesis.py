@@ -15,6 +15,8 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
+from hypothesis.stateful import run_state_machine_as_test
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 from sqlalchemy.engine import Engine
 
 from app.contract import CONTRACT_PATH
@@ -77,4 +79,39 @@ def test_api_conforms_to_its_contract(
 ) -> None:
     case.call_and_validate(
         base_url=live.url, session=http, headers=_headers_for(case.path, auth_headers)
+    )
+
+
+def test_stateful_walks_follow_the_links_from_creation_through_the_lifecycle(
+    live: LiveServer,
+    auth_headers: dict[Role, dict[str, str]],
+    http: requests.Session,
+    clean_database: Engine,
+) -> None:
+    """Schemathesis chains calls along the contract's OpenAPI links (create → read → transition
+    → events …) and checks every response of every step."""
+    machine = schema.as_state_machine()
+
+    class Walk(machine):  # type: ignore[misc,valid-type]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {
+                "base_url": live.url,
+                "session": http,
+                "headers": _headers_for(case.path, auth_headers),
+            }
+
+        def validate_response(self, response: Any, case: Any, *args: Any, **kwargs: Any) -> None:
+            # A cursor is an opaque token: a made-up one is a 400 although the schema (a string)
+            # cannot say so; the parametrized test above keeps the positive-data check.
+            case.validate_response(response, excluded_checks=[positive_data_acceptance])
+
+    run_state_machine_as_test(
+        Walk,
+        settings=settings(
+            max_examples=max(MAX_EXAMPLES // 4, 5),
+            stateful_step_count=6,
+            deadline=None,
+            derandomize=os.environ.get("ATELIER_FUZZ_RANDOM") != "1",
+            suppress_health_check=list(HealthCheck),
+        ),
     )
