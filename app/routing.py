@@ -91,6 +91,9 @@ class TransactionalRoute(APIRoute):
                     return await endpoint_handler(request)
                 finally:
                     await session.close()
+            # Read the whole body before queueing for the write slot: a client sending its
+            # body slowly must not hold up every other writer.
+            await request.body()
             async with runtime.db.writer_slot():
                 return await _run_write(request, runtime, endpoint_handler)
 
