@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 import httpx
 import pytest
@@ -57,5 +58,36 @@ async def test_a_locked_sqlite_database_is_a_503_then_the_retry_succeeds(
     finally:
         other_process.close()
         await patient.state.runtime.db.dispose()
+    with clean_database.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(Customer)).scalar_one() == 1
+
+
+async def test_a_response_lost_after_commit_is_replayed_on_retry(
+    app: Any, keys: KeyFactory, clean_database: Engine
+) -> None:
+    """The connection drops after the change is committed: the POS retries with its key and
+    gets the first answer back, and nothing is created twice."""
+    lost: list[bool] = []
+
+    async def drops_first_response(scope: Any, receive: Any, send: Any) -> None:
+        if lost:
+            await app(scope, receive, send)
+            return
+        lost.append(True)
+
+        async def discard(_message: Any) -> None:
+            return None
+
+        await app(scope, receive, discard)  # the server commits and answers into the void
+        raise ConnectionResetError("client went away")
+
+    headers = {**(await keys.headers(Role.COUNTER)), "Idempotency-Key": "pos-7-crash"}
+    transport = httpx.ASGITransport(app=drops_first_response)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        with pytest.raises(ConnectionResetError):
+            await client.post("/v1/customers", json={"name": "Claire"}, headers=headers)
+        retried = await client.post("/v1/customers", json={"name": "Claire"}, headers=headers)
+    assert retried.status_code == 201
+    assert retried.headers["idempotent-replayed"] == "true"
     with clean_database.connect() as connection:
         assert connection.execute(select(func.count()).select_from(Customer)).scalar_one() == 1
