@@ -38,7 +38,7 @@ from app.schemas import transitions as commands
 from app.services import invoices as invoice_service
 from app.services import measurements as measurement_service
 from app.services import notifications as notification_service
-from app.services import outbox
+from app.services import outbox, quote_decisions
 from app.services import quotes as quote_service
 from app.services.records import check_version
 from app.services.repair_orders import apply_intake
@@ -105,7 +105,7 @@ async def _complete_diagnosis(step: Step) -> None:
 
 
 async def _send_quote(step: Step) -> None:
-    quote_service.mark_sent(step.quotes, step.now, step.settings)
+    quote_decisions.mark_sent(step.quotes, step.now, step.settings)
 
 
 def _decision(step: Step) -> dict[str, Any]:
@@ -119,16 +119,16 @@ def _decision(step: Step) -> dict[str, Any]:
 
 async def _approve_quote(step: Step) -> None:
     accepted = [str(line_id) for line_id in step.command.accepted_optional_lines]
-    quote_service.mark_approved(step.quotes, step.order, accepted, _decision(step), step.now)
+    quote_decisions.mark_approved(step.quotes, step.order, accepted, _decision(step), step.now)
 
 
 async def _decline_quote(step: Step) -> None:
-    quote_service.mark_declined(step.quotes, step.order, _decision(step), step.now)
+    quote_decisions.mark_declined(step.quotes, step.order, _decision(step), step.now)
     step.order.ready_at = step.now
 
 
 async def _expire_quote(step: Step) -> None:
-    quote_service.mark_expired(step.quotes, step.now)
+    quote_decisions.mark_expired(step.quotes, step.now)
 
 
 async def _wait_for_parts(step: Step) -> None:
@@ -141,7 +141,7 @@ async def _pass_qc(step: Step) -> None:
 
 
 async def _withdraw(step: Step) -> None:
-    quote_service.settle_unrepaired(step.quotes, step.order)
+    quote_decisions.settle_unrepaired(step.quotes, step.order)
     step.order.ready_at = step.now
 
 
@@ -152,7 +152,7 @@ async def _hand_back(step: Step) -> None:
         **step.command.model_dump(mode="json", exclude={"action"}),
         "handed_back_by": step.actor.name,
     }
-    lines = quote_service.approved_lines(step.quotes) if order.outcome == Outcome.REPAIRED else []
+    lines = quote_decisions.approved_lines(step.quotes) if order.outcome == Outcome.REPAIRED else []
     warranty = max((line.warranty_months for line in lines), default=0)
     if order.outcome == Outcome.REPAIRED and warranty:
         order.warranty_until = add_months(step.now.date(), warranty)
