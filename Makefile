@@ -47,5 +47,8 @@ migration: $(STAMP) ## autogenerate a migration: make migration m="what changes"
 	ATELIER_DATABASE_URL=sqlite:///var/autogen.db $(BIN)/alembic revision --autogenerate -m "$(m)"
 	rm -f var/autogen.db
 
+bench: $(STAMP) ## benchmark against a bare FastAPI endpoint (needs wrk: apt-get install wrk)
+	$(BIN)/python -m bench.run $(ARGS)
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

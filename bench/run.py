@@ -1,0 +1,306 @@
+"""Benchmark Atelier against a bare FastAPI endpoint measured in the same run.
+
+For each repeat and each operation, a fresh server is started for the bare endpoint and then
+for Atelier, and wrk drives it over loopback; the report gives requests/s, p50/p99 latency and
+the server's CPU milliseconds per request, each as a ratio to the bare endpoint of that repeat,
+with medians and the spread over repeats.
+
+    python -m bench.run --database sqlite --workers 1 --orders 100000 --repeats 5 --duration 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from app.settings import Settings
+from bench.seed import Seeded, seed
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+LUA = """
+local ids = {%(ids)s}
+local counter = 0
+request = function()
+  counter = counter + 1
+  local id = ids[(counter %% #ids) + 1]
+  local path = string.gsub("%(path)s", "{id}", id)
+  return wrk.format("%(method)s", path, nil, %(body)s)
+end
+"""
+
+
+@dataclass
+class Measure:
+    operation: str
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    cpu_ms_per_request: float
+    errors: int
+
+
+def _cpu_seconds(root_pid: int) -> float:
+    """User + system CPU of a process and its children (uvicorn workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(stat.parent.name), int(fields[1])
+        if pid == root_pid or ppid == root_pid:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def _wait_ready(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 (loopback)
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server at {url} did not start")
+
+
+def _serve(target: str, port: int, workers: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        target,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    if target.startswith("app."):
+        command.append("--factory")
+    return subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
+
+
+def _parse(output: str) -> tuple[float, float, float, int]:
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+
+    def percentile(label: str) -> float:
+        match = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)", output, re.M)
+        assert match, output
+        value, unit = float(match.group(1)), match.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    errors = 0
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    socket_errors = re.search(r"Socket errors:.*?(\d+).*?(\d+).*?(\d+).*?(\d+)", output)
+    if non_2xx:
+        errors += int(non_2xx.group(1))
+    if socket_errors:
+        errors += sum(int(g) for g in socket_errors.groups())
+    return rps, percentile("50"), percentile("99"), errors
+
+
+def _wrk(url: str, script: Path | None, connections: int, duration: int) -> str:
+    command = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{duration}s", "--latency", url]
+    if script is not None:
+        command[1:1] = ["-s", str(script)]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+
+
+def _script(
+    directory: Path,
+    name: str,
+    method: str,
+    path: str,
+    ids: list[str],
+    headers: dict[str, str],
+    body: str | None,
+) -> Path:
+    lua_headers = "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in headers.items())
+    script = directory / f"{name}.lua"
+    script.write_text(
+        lua_headers
+        + LUA
+        % {
+            "ids": ",".join(f'"{i}"' for i in ids[:5000]),
+            "path": path,
+            "method": method,
+            "body": json.dumps(body) if body is not None else "nil",
+        }
+    )
+    return script
+
+
+def _measure(
+    name: str,
+    target: str,
+    url: str,
+    script: Path | None,
+    args: argparse.Namespace,
+    env: dict[str, str],
+    port: int,
+) -> Measure:
+    server = _serve(target, port, args.workers, env)
+    try:
+        _wait_ready(
+            f"http://127.0.0.1:{port}{'/bare' if target.startswith('bench') else '/healthz'}"
+        )
+        _wrk(url, script, args.connections, 1)  # warm-up
+        before = _cpu_seconds(server.pid)
+        output = _wrk(url, script, args.connections, args.duration)
+        cpu = _cpu_seconds(server.pid) - before
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    rps, p50, p99, errors = _parse(output)
+    return Measure(name, rps, p50, p99, 1000 * cpu / max(rps * args.duration, 1), errors)
+
+
+def operations(seeded: Seeded, work: Path, base: str) -> dict[str, tuple[str, Path | None]]:
+    counter = {"Authorization": f"Bearer {seeded.counter_key}", "Content-Type": "application/json"}
+    technician = {
+        "Authorization": f"Bearer {seeded.technician_key}",
+        "Content-Type": "application/json",
+    }
+    order = json.dumps(
+        {
+            "customer": {"name": "Bench Client"},
+            "watch": {"brand": "Omega", "movement_type": "automatic"},
+        }
+    )
+    return {
+        "create_order": (
+            f"{base}/v1/repair-orders",
+            _script(work, "create", "POST", "/v1/repair-orders", ["x"], counter, order),
+        ),
+        "get_order": (
+            f"{base}/v1/repair-orders",
+            _script(work, "get", "GET", "/v1/repair-orders/{id}", seeded.order_ids, counter, None),
+        ),
+        "transition": (
+            f"{base}/v1/repair-orders",
+            _script(
+                work,
+                "transition",
+                "POST",
+                "/v1/repair-orders/{id}/transitions",
+                seeded.received_ids,
+                technician,
+                json.dumps({"action": "start_diagnosis"}),
+            ),
+        ),
+        "list_filtered": (
+            f"{base}/v1/repair-orders",
+            _script(
+                work, "list", "GET", "/v1/repair-orders?status=ready&limit=50", ["x"], counter, None
+            ),
+        ),
+        "tracking_view": (
+            f"{base}/v1/tracking",
+            _script(work, "tracking", "GET", "/v1/tracking/{id}", seeded.tokens, {}, None),
+        ),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument(
+        "--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--orders", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("wrk is needed: apt-get install wrk", file=sys.stderr)
+        return 2
+    work = Path(tempfile.mkdtemp(prefix="atelier-bench-"))
+    url = (
+        f"sqlite+aiosqlite:///{work / 'bench.db'}"
+        if args.database == "sqlite"
+        else args.postgres_url
+    )
+    env = {
+        **os.environ,
+        "ATELIER_DATABASE_URL": url,
+        "ATELIER_LOG_LEVEL": "WARNING",
+        "ATELIER_TRACKING_RATE_LIMIT_PER_MINUTE": "100000000",
+    }
+    seeded = seed(Settings(database_url=url), args.orders)
+    base = f"http://127.0.0.1:{args.port}"
+    runs: list[dict[str, object]] = []
+    for repeat in range(args.repeats):
+        for name, (target_url, script) in operations(seeded, work, base).items():
+            bare = _measure(
+                "bare", "bench.bare_app:app", f"{base}/bare", None, args, env, args.port
+            )
+            measured = _measure(
+                name, "app.main:create_app", target_url, script, args, env, args.port
+            )
+            runs.append({"repeat": repeat, "bare": asdict(bare), "operation": asdict(measured)})
+            print(
+                f"{repeat} {name}: {measured.requests_per_second:.0f} req/s "
+                f"({measured.requests_per_second / bare.requests_per_second:.0%} of bare), "
+                f"p99 {measured.p99_ms:.1f} ms, errors {measured.errors}",
+                file=sys.stderr,
+            )
+    RESULTS.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = RESULTS / f"{stamp}-{args.database}-w{args.workers}.json"
+    out.write_text(json.dumps({"args": vars(args), "runs": runs}, indent=2))
+    print(summary(runs), end="")
+    print(f"raw results: {out}", file=sys.stderr)
+    return 0
+
+
+def summary(runs: list[dict[str, object]]) -> str:
+    """A Markdown table: medians over repeats, ratios to the bare endpoint, and the spread."""
+    by_operation: dict[str, list[tuple[dict, dict]]] = {}
+    for run in runs:
+        operation, bare = run["operation"], run["bare"]
+        by_operation.setdefault(operation["operation"], []).append((operation, bare))  # type: ignore[index]
+    header = (
+        "| operation | req/s (median) | vs bare | p50 ms | p99 ms | CPU ms/req | vs bare "
+        "| spread req/s | errors |"
+    )
+    lines = [header, "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for name, pairs in by_operation.items():
+        rps = [o["requests_per_second"] for o, _ in pairs]
+        ratio = [o["requests_per_second"] / b["requests_per_second"] for o, b in pairs]
+        cpu_ratio = [o["cpu_ms_per_request"] / max(b["cpu_ms_per_request"], 1e-9) for o, b in pairs]
+        lines.append(
+            f"| {name} | {statistics.median(rps):.0f} | {statistics.median(ratio):.0%} "
+            f"| {statistics.median(o['p50_ms'] for o, _ in pairs):.1f} "
+            f"| {statistics.median(o['p99_ms'] for o, _ in pairs):.1f} "
+            f"| {statistics.median(o['cpu_ms_per_request'] for o, _ in pairs):.2f} "
+            f"| {statistics.median(cpu_ratio):.1f}× | {min(rps):.0f}–{max(rps):.0f} "
+            f"| {sum(o['errors'] for o, _ in pairs)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

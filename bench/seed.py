@@ -1,0 +1,146 @@
+"""Seed a benchmark database quickly: customers, watches and orders in bulk, plus API keys."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import create_engine, insert
+
+from app.db import Database, sync_database_url
+from app.domain.roles import Role
+from app.migrate import upgrade_to_head
+from app.models import Customer, OrderEvent, RepairOrder, Watch
+from app.services import api_keys
+from app.settings import Settings
+
+BATCH = 5_000
+
+
+@dataclass
+class Seeded:
+    order_ids: list[str]
+    received_ids: list[str]
+    tokens: list[str]
+    counter_key: str
+    technician_key: str
+
+
+def _rows(
+    count: int, start: datetime, year: int
+) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
+    customers, watches, orders, events = [], [], [], []
+    statuses = ("received", "in_diagnosis", "diagnosed", "ready", "returned")
+    for index in range(count):
+        created = start + timedelta(seconds=index)
+        customer_id, watch_id, order_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        # One order in five stays `received` so that transitions have work to do.
+        status = "received" if index % 5 == 0 else statuses[index % len(statuses)]
+        customers.append(
+            {
+                "id": customer_id,
+                "name": f"Client {index}",
+                "preferred_language": "fr",
+                "contact_consent": False,
+                "version": 1,
+                "created_at": created,
+                "updated_at": created,
+            }
+        )
+        watches.append(
+            {
+                "id": watch_id,
+                "customer_id": customer_id,
+                "brand": "Omega",
+                "serial": f"SN{index:08d}",
+                "movement_type": "automatic",
+                "version": 1,
+                "created_at": created,
+                "updated_at": created,
+            }
+        )
+        orders.append(
+            {
+                "id": order_id,
+                "number": f"{year}-{index + 1:06d}",
+                "tracking_token": secrets.token_urlsafe(32),
+                "status": status,
+                "customer_id": customer_id,
+                "watch_id": watch_id,
+                "free_of_charge": False,
+                "condition_report": [],
+                "accessories": [],
+                "deposited_at": created,
+                "currency": "EUR",
+                "deposit_cents": 0,
+                "approved_total_cents": 0,
+                "fee_due_cents": 0,
+                "version": 1,
+                "created_at": created,
+                "updated_at": created,
+            }
+        )
+        events.append(
+            {
+                "id": uuid.uuid4(),
+                "order_id": order_id,
+                "sequence": 1,
+                "action": "create",
+                "from_status": None,
+                "to_status": status,
+                "actor_name": "bench",
+                "actor_role": "counter",
+                "occurred_at": created,
+                "payload": {},
+            }
+        )
+    return customers, watches, orders, events
+
+
+def seed(settings: Settings, orders: int) -> Seeded:
+    """Migrate the database and insert ``orders`` orders with their customers and watches."""
+    upgrade_to_head(settings.database_url)
+    engine = create_engine(sync_database_url(settings.database_url))
+    start = datetime.now(UTC) - timedelta(days=400)
+    order_ids: list[str] = []
+    received: list[str] = []
+    tokens: list[str] = []
+    with engine.begin() as connection:
+        for offset in range(0, orders, BATCH):
+            size = min(BATCH, orders - offset)
+            customers, watches, rows, events = _rows(
+                size, start + timedelta(seconds=offset), 1900 + offset // 1_000_000
+            )
+            for row in rows:
+                row["number"] = f"B{offset:07d}-{row['number']}"
+            connection.execute(insert(Customer.__table__), customers)  # type: ignore[attr-defined]
+            connection.execute(insert(Watch.__table__), watches)  # type: ignore[attr-defined]
+            connection.execute(insert(RepairOrder.__table__), rows)  # type: ignore[attr-defined]
+            connection.execute(insert(OrderEvent.__table__), events)  # type: ignore[attr-defined]
+            order_ids += [str(r["id"]) for r in rows]
+            received += [str(r["id"]) for r in rows if r["status"] == "received"]
+            tokens += [r["tracking_token"] for r in rows[:50]]
+    engine.dispose()
+    return Seeded(order_ids, received, tokens, *asyncio.run(_keys(settings)))
+
+
+async def _keys(settings: Settings) -> tuple[str, str]:
+    db = Database.from_settings(settings)
+    secrets_out = []
+    async with db.new_session(write=True) as session:
+        for role in (Role.COUNTER, Role.TECHNICIAN):
+            issued = await api_keys.issue(
+                session,
+                name=f"bench {role.value}",
+                role=role,
+                partner_id=None,
+                created_by=None,
+                now=datetime.now(UTC),
+            )
+            secrets_out.append(issued.secret)
+        await session.commit()
+    await db.dispose()
+    return secrets_out[0], secrets_out[1]
