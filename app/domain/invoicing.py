@@ -55,7 +55,6 @@ def build_invoice(
     work_finished_on: date,
     lines: Sequence[QuoteLine],
     totals: Totals,
-    fee: Money | None,
     deposit: Money,
     amount_due: Money,
     refund: Money,
@@ -84,21 +83,6 @@ def build_invoice(
                 ),
             }
         )
-    if fee is not None:
-        items.append(
-            {
-                "kind": "fee",
-                "code": "diagnosis",
-                "description": "Diagnostic (devis refusé)",
-                "quantity": 1,
-                "unit_price_excl_vat": fee.as_json(),
-                "vat_rate": _rate_text(Decimal(0)),
-                "total_excl_vat": fee.as_json(),
-                "total_incl_vat": fee.as_json(),
-                "warranty_months": 0,
-                "warranty_until": None,
-            }
-        )
     return {
         "number": number,
         "issued_on": issued_on.isoformat(),
@@ -125,11 +109,10 @@ def build_invoice(
                 for s in totals.vat_breakdown
             ],
         },
-        "fee": fee.as_json() if fee is not None else None,
         "deposit": deposit.as_json(),
         "amount_due": amount_due.as_json(),
         "refund": refund.as_json(),
         "vat_mention": totals.vat_mention,
         "mediator": {"name": workshop.mediator_name, "contact": workshop.mediator_contact},
-        "compulsory": invoice_required(totals.incl_vat + (fee or Money.zero())),
+        "compulsory": invoice_required(totals.incl_vat),
     }

@@ -125,6 +125,21 @@ def totals(
     return Totals(excl, vat, excl + vat, breakdown, mention)
 
 
+def fee_line(fee_excl_vat: Money) -> QuoteLine:
+    """The diagnosis fee owed when a quote is declined: a service like any other, excl. VAT."""
+    return QuoteLine(
+        line_id="diagnosis-fee",
+        kind=LineKind.SERVICE,
+        code="diagnosis",
+        description="Diagnostic et devis (devis refusé)",
+        quantity=1,
+        unit_price=fee_excl_vat,
+        vat_rate=STANDARD_VAT_RATE,
+        mandatory=True,
+        warranty_months=0,
+    )
+
+
 def mandatory_only(line: QuoteLine) -> bool:
     return line.mandatory
 

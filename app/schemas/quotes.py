@@ -96,7 +96,9 @@ class QuoteRevisionCreate(ApiModel):
         default=None, description="Defaults to the send date plus the workshop's validity"
     )
     diagnosis_fee: MoneyIn | None = Field(
-        default=None, description="Charged only if the quote is declined (told beforehand)"
+        default=None,
+        description="Excl. VAT, charged (with VAT) only if the quote is declined; the customer "
+        "is told the amount beforehand",
     )
     note: Annotated[str, NoNul, Field(max_length=2000)] | None = None
 

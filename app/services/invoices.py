@@ -12,7 +12,7 @@ from app.domain.actors import Actor
 from app.domain.amounts import Money
 from app.domain.errors import NotFound
 from app.domain.invoicing import WorkshopIdentity, build_invoice, format_invoice_number
-from app.domain.quoting import QuoteLine, VatRegime, amount_due, totals
+from app.domain.quoting import QuoteLine, VatRegime, amount_due, fee_line, totals
 from app.models import Customer, Invoice, RepairOrder
 from app.repositories import quotes as quote_repository
 from app.repositories import repair_orders as order_repository
@@ -43,13 +43,12 @@ async def issue_at_hand_back(
     """Issue the note for whatever is charged; nothing is issued when nothing is owed."""
     currency = order.currency
     regime = VatRegime(settings.vat_regime)
-    work = totals(lines, regime, currency)
-    fee = Money.from_cents(order.fee_due_cents, currency) if order.fee_due_cents else None
-    charged = (
-        Money.zero(currency)
-        if order.free_of_charge
-        else work.incl_vat + (fee or Money.zero(currency))
-    )
+    charged_lines = list(lines)
+    declined = quotes.latest_issued
+    if order.fee_due_cents and declined is not None and declined.diagnosis_fee_cents:
+        charged_lines.append(fee_line(Money.from_cents(declined.diagnosis_fee_cents, currency)))
+    work = totals(charged_lines, regime, currency)
+    charged = Money.zero(currency) if order.free_of_charge else work.incl_vat
     if charged.amount == 0:
         return None
     balance = amount_due(
@@ -69,9 +68,8 @@ async def issue_at_hand_back(
         order_number=order.number,
         work_started_on=order.deposited_at.date() if order.deposited_at else None,
         work_finished_on=now.date(),
-        lines=lines,
+        lines=charged_lines,
         totals=work,
-        fee=fee,
         deposit=Money.from_cents(order.deposit_cents, currency),
         amount_due=balance.due,
         refund=balance.refund,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from app.domain.amounts import Money
 from app.domain.errors import Conflict
 from app.domain.quoting import (
     QuoteLine,
@@ -13,6 +14,8 @@ from app.domain.quoting import (
     accepted,
     check_accepted_optional,
     default_valid_until,
+    fee_line,
+    line_total,
     totals,
 )
 from app.models import QuoteRevision, RepairOrder
@@ -80,7 +83,11 @@ def settle_unrepaired(state: QuoteState, order: RepairOrder) -> None:
     """A watch going back unrepaired owes only the announced diagnosis fee."""
     latest = state.latest_issued
     order.approved_total_cents = 0
-    order.fee_due_cents = (latest.diagnosis_fee_cents or 0) if latest else 0
+    order.fee_due_cents = 0
+    if latest is not None and latest.diagnosis_fee_cents:
+        line = fee_line(Money.from_cents(latest.diagnosis_fee_cents, latest.currency))
+        charged = line_total(line, VatRegime(latest.vat_regime)).incl_vat
+        order.fee_due_cents = charged.to_cents()
 
 
 def _sent(state: QuoteState) -> QuoteRevision:

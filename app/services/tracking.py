@@ -8,10 +8,11 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain.actors import Actor
+from app.domain.amounts import Money
 from app.domain.errors import NotFound
 from app.domain.language import Language
 from app.domain.lifecycle import Action, OrderStatus
-from app.domain.quoting import VatRegime, line_total
+from app.domain.quoting import VatRegime, fee_line, line_total
 from app.domain.roles import Role
 from app.domain.tracking import StatusChange, label, timeline
 from app.models import RepairOrder
@@ -110,7 +111,13 @@ def _public_quote(state: quote_service.QuoteState) -> PublicQuote | None:
         total_all_lines_incl_vat=MoneyRead.of(every.incl_vat),
         vat_mention=every.vat_mention,
         valid_until=revision.valid_until,
-        diagnosis_fee_if_declined=MoneyRead.cents(fee, revision.currency) if fee else None,
+        diagnosis_fee_if_declined=(
+            MoneyRead.of(
+                line_total(fee_line(Money.from_cents(fee, revision.currency)), regime).incl_vat
+            )
+            if fee
+            else None
+        ),
     )
 
 

@@ -207,14 +207,19 @@ async def test_declined_quote_returns_the_watch_unrepaired_with_the_fee_due(
     await transition(client, counter, order["id"], "send_quote")
     declined = await transition(client, counter, order["id"], "decline_quote", reason="Too dear")
     assert (declined["status"], declined["outcome"]) == ("ready", "unrepaired")
-    assert declined["fee_due"]["amount"] == "25.00"
-    assert declined["amount_due"]["amount"] == "25.00"
+    # The fee is announced excl. VAT (25.00) and charged with VAT.
+    assert declined["fee_due"]["amount"] == "30.00"
+    assert declined["amount_due"]["amount"] == "30.00"
     await transition(
         client, counter, order["id"], "hand_back", collected_by="Claire",
         identity_check=identity_for(order),
     )  # fmt: skip
     invoice = await client.get(f"/v1/repair-orders/{order['id']}/invoice", headers=counter)
-    assert invoice.json()["document"]["fee"]["amount"] == "25.00"
+    document = invoice.json()["document"]
+    assert [line["code"] for line in document["lines"]] == ["diagnosis"]
+    assert document["lines"][0]["total_excl_vat"]["amount"] == "25.00"
+    assert document["totals"]["vat"]["amount"] == "5.00"
+    assert document["totals"]["incl_vat"]["amount"] == "30.00"
     assert invoice.json()["document"]["compulsory"] is True
 
 

@@ -146,7 +146,7 @@ async def test_customer_approves_from_the_link_choosing_optional_lines(
     view = (await client.get(url)).json()
     quote = view["quote"]
     assert quote["total_mandatory_incl_vat"]["amount"] == "292.20"
-    assert quote["diagnosis_fee_if_declined"]["amount"] == "25.00"
+    assert quote["diagnosis_fee_if_declined"]["amount"] == "30.00"  # 25.00 + VAT
     assert set(quote["lines"][0]) == {
         "id",
         "description",
@@ -187,7 +187,7 @@ async def test_customer_declines_from_the_link(
     )
     assert declined.status_code == 200
     assert (declined.json()["status"], declined.json()["outcome"]) == ("ready", "unrepaired")
-    assert declined.json()["amount_due"]["amount"] == "25.00"
+    assert declined.json()["amount_due"]["amount"] == "30.00"
 
 
 async def test_cors_allows_listed_origins_without_credentials(settings: Settings) -> None:

@@ -27,6 +27,7 @@ from app.domain.quoting import (
     amount_due,
     check_accepted_optional,
     default_valid_until,
+    fee_line,
     is_expired,
     line_total,
     mandatory_only,
@@ -211,7 +212,7 @@ def test_invoice_carries_the_mandatory_mentions() -> None:
         number=format_invoice_number(2026, 123), issued_on=date(2026, 11, 23), workshop=workshop,
         customer_name="Claire Martin", order_number="2026-000001",
         work_started_on=date(2026, 11, 2), work_finished_on=date(2026, 11, 23), lines=lines,
-        totals=totals(lines, VatRegime.STANDARD, "EUR"), fee=None, deposit=Money.of("50"),
+        totals=totals(lines, VatRegime.STANDARD, "EUR"), deposit=Money.of("50"),
         amount_due=Money.of("220"), refund=Money.zero(),
     )  # fmt: skip
     assert document["number"] == "F-2026-000123"
@@ -225,3 +226,13 @@ def test_invoice_carries_the_mandatory_mentions() -> None:
     assert document["lines"][0]["warranty_until"] == "2027-11-23"
     assert invoice_required(Money.of("25.00"))
     assert not invoice_required(Money.of("24.99"))
+
+
+def test_the_diagnosis_fee_is_a_service_charged_with_vat() -> None:
+    fee = fee_line(Money.of("25.00"))
+    charged = line_total(fee, VatRegime.STANDARD)
+    assert (charged.excl_vat.text(), charged.vat.text(), charged.incl_vat.text()) == (
+        "25.00", "5.00", "30.00",
+    )  # fmt: skip
+    assert line_total(fee, VatRegime.EXEMPT).incl_vat.text() == "25.00"
+    assert fee.warranty_months == 0
