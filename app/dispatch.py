@@ -16,7 +16,7 @@ import random
 import smtplib
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -269,6 +269,32 @@ class Dispatcher:
             return "dead"
         delivery.next_attempt_at = now + delay
         return "failed"
+
+
+@contextlib.asynccontextmanager
+async def running_dispatcher(
+    runtime: Runtime, metrics: Metrics | None = None
+) -> AsyncIterator[Dispatcher]:
+    """A dispatcher running beside the API; on exit it finishes its round before stopping (a
+    cancelled round could leave a transaction, and SQLite's lock, behind)."""
+    async with httpx.AsyncClient() as client:
+        dispatcher = Dispatcher(
+            runtime.db, runtime.settings, client, clock=runtime.clock, metrics=metrics,
+            notifier=notifier_for(runtime.settings),
+        )  # fmt: skip
+        task = asyncio.create_task(dispatcher.run_forever(), name="webhook-dispatcher")
+        try:
+            yield dispatcher
+        finally:
+            dispatcher.stop()
+            try:
+                await asyncio.wait_for(
+                    asyncio.shield(task), timeout=runtime.settings.webhook_timeout_seconds + 5
+                )
+            except TimeoutError:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
 
 async def start_dispatcher(runtime: Runtime, metrics: Metrics | None = None) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from app.dispatch import start_dispatcher
+from app.dispatch import running_dispatcher
 from app.domain.clock import Clock, utc_now
 from app.errors import install_error_handlers
 from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
@@ -40,16 +39,10 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        dispatcher_task = None
-        if settings.dispatch_in_app:
-            dispatcher_task = asyncio.create_task(
-                start_dispatcher(runtime, app.state.metrics), name="webhook-dispatcher"
-            )
-        yield
-        if dispatcher_task is not None:
-            dispatcher_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await dispatcher_task
+        async with contextlib.AsyncExitStack() as stack:
+            if settings.dispatch_in_app:
+                await stack.enter_async_context(running_dispatcher(runtime, app.state.metrics))
+            yield
         await runtime.db.dispose()
 
     app = FastAPI(title=API_TITLE, version=API_VERSION, lifespan=lifespan)
