@@ -76,14 +76,19 @@ class ReminderChannel(StrEnum):
 REMINDER_ACTION = "send_reminder"
 
 
+def _require(status: str, allowed: bool, detail: str) -> None:
+    """Refuse a fact that the order's status does not admit (a 409 like any transition)."""
+    if not allowed:
+        raise InvalidTransition(detail, current_status=status, allowed_actions=[])
+
+
 def check_reminder_allowed(status: str) -> None:
     """Reminders to collect a watch make sense only once it is ready."""
-    if status != OrderStatus.READY:
-        raise InvalidTransition(
-            "A reminder to collect the watch can be recorded only when it is ready.",
-            current_status=status,
-            allowed_actions=[],
-        )
+    _require(
+        status,
+        status == OrderStatus.READY,
+        "A reminder to collect the watch can be recorded only when it is ready.",
+    )
 
 
 SHIPMENT_ACTION = "record_shipment"
@@ -91,12 +96,11 @@ SHIPMENT_ACTION = "record_shipment"
 
 def check_shipment_allowed(status: str) -> None:
     """A partner announces its parcel while the workshop awaits the watch."""
-    if status != OrderStatus.AWAITING_ARRIVAL:
-        raise InvalidTransition(
-            "A shipment to the workshop can be recorded only while the watch is awaited.",
-            current_status=status,
-            allowed_actions=[],
-        )
+    _require(
+        status,
+        status == OrderStatus.AWAITING_ARRIVAL,
+        "A shipment to the workshop can be recorded only while the watch is awaited.",
+    )
 
 
 INTAKE_CORRECTION_ACTION = "correct_intake"
@@ -104,10 +108,10 @@ INTAKE_CORRECTION_ACTION = "correct_intake"
 
 def check_intake_correction_allowed(status: str) -> None:
     """Before the watch is received there is no receipt to correct; after return, nothing."""
-    if status in (OrderStatus.AWAITING_ARRIVAL, OrderStatus.RETURNED, OrderStatus.CANCELLED,
-                  OrderStatus.ABANDONED):  # fmt: skip
-        raise InvalidTransition(
-            "The deposit receipt can be corrected only while the watch is in the workshop.",
-            current_status=status,
-            allowed_actions=[],
-        )
+    outside = (OrderStatus.AWAITING_ARRIVAL, OrderStatus.RETURNED, OrderStatus.CANCELLED,
+               OrderStatus.ABANDONED)  # fmt: skip
+    _require(
+        status,
+        status not in outside,
+        "The deposit receipt can be corrected only while the watch is in the workshop.",
+    )

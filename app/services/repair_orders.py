@@ -103,15 +103,24 @@ def apply_intake(order: RepairOrder, intake: IntakeDetails, now: datetime) -> No
         order.intake_acknowledged_at = intake.acknowledgement.signed_at or now
 
 
-def creation_event(
-    order: RepairOrder, actor: Actor, now: datetime, action: str, payload: dict[str, Any]
+def order_event(
+    order: RepairOrder,
+    actor: Actor,
+    now: datetime,
+    action: str,
+    payload: dict[str, Any],
+    *,
+    from_status: str | None = None,
+    reason: str | None = None,
 ) -> OrderEvent:
+    """The audit-trail row of an order's current version (creation, transition or fact)."""
     return OrderEvent(
         order_id=order.id,
         sequence=order.version,
         action=action,
-        from_status=None,
+        from_status=from_status,
         to_status=order.status,
+        reason=reason,
         actor_key_id=actor.key_id,
         actor_name=actor.name,
         actor_role=actor.role.value,
@@ -172,7 +181,7 @@ async def create(
     await order_repository.add(session, order)
     await order_repository.append_event(
         session,
-        creation_event(order, actor, now, CREATE_ACTION, {"channel": actor.role.value}),
+        order_event(order, actor, now, CREATE_ACTION, {"channel": actor.role.value}),
     )
     await outbox.emit(session, EventType.ORDER_CREATED, now, order=order)
     return order
@@ -231,7 +240,7 @@ async def open_warranty_claim(
     await order_repository.add(session, claim)
     await order_repository.append_event(
         session,
-        creation_event(claim, actor, now, WARRANTY_CLAIM_ACTION, {"warranty_of": str(original.id)}),
+        order_event(claim, actor, now, WARRANTY_CLAIM_ACTION, {"warranty_of": str(original.id)}),
     )
     return claim
 
@@ -254,9 +263,7 @@ async def record_fact(
     order.version += 1
     order.updated_at = now
     session.add(order)
-    event = creation_event(order, actor, now, action, payload)
-    event.from_status = order.status
-    event.reason = reason
+    event = order_event(order, actor, now, action, payload, from_status=order.status, reason=reason)
     return order, await order_repository.append_event(session, event)
 
 

@@ -41,7 +41,7 @@ from app.services import notifications as notification_service
 from app.services import outbox, quote_decisions
 from app.services import quotes as quote_service
 from app.services.records import check_version
-from app.services.repair_orders import apply_intake
+from app.services.repair_orders import apply_intake, order_event
 from app.settings import Settings
 
 CEILING_ACTOR = Actor(key_id=None, name="pre-approved ceiling", role=Role.SYSTEM)
@@ -318,22 +318,15 @@ async def _apply_to(
     session.add(order)
     await order_repository.append_event(
         session,
-        OrderEvent(
-            order_id=order.id,
-            sequence=order.version,
-            action=action.value,
+        order_event(
+            order,
+            actor,
+            now,
+            action.value,
+            {**command.model_dump(mode="json", exclude={"action", "reason"}), **decision_details},
             from_status=from_status,
-            to_status=order.status,
-            actor_key_id=actor.key_id,
-            actor_name=actor.name,
-            actor_role=actor.role.value,
-            occurred_at=now,
             reason=_reason_of(command),
-            payload={
-                **command.model_dump(mode="json", exclude={"action", "reason"}),
-                **decision_details,
-            },
-        ),
+        ),  # fmt: skip
     )
     change = {
         "action": action.value,
