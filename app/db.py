@@ -18,10 +18,10 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.settings import Settings
+from app.sqlite_inline import inline_connector
 
 _BEGIN_OPTION = "atelier_sqlite_begin"
 
@@ -51,17 +51,6 @@ def ensure_sqlite_directory(url: str) -> None:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def configure_sqlite_connection(dbapi_connection: Any, busy_timeout_seconds: float) -> None:
-    """Pragmas every SQLite connection needs; autocommit mode so we emit BEGIN ourselves."""
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_seconds * 1000)}")
-    cursor.close()
-
-
 def create_engine_for(settings: Settings) -> AsyncEngine:
     """Build the async engine for the configured database."""
     url = async_database_url(settings.database_url)
@@ -69,17 +58,21 @@ def create_engine_for(settings: Settings) -> AsyncEngine:
     if make_url(url).get_backend_name() == "sqlite":
         in_memory = make_url(url).database in (None, "", ":memory:")
         pool_options = {} if in_memory else {"pool_size": settings.database_pool_size}
-        engine = create_async_engine(url, **pool_options)
-        timeout = settings.sqlite_busy_timeout_seconds
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
-            configure_sqlite_connection(dbapi_connection, timeout)
+        database = make_url(url).database or ":memory:"
+        engine = create_async_engine(
+            url,
+            async_creator=inline_connector(database, settings.sqlite_busy_timeout_seconds),
+            **pool_options,
+        )
 
         @event.listens_for(engine.sync_engine, "begin")
         def _on_begin(connection: Any) -> None:
-            mode = connection.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
-            connection.exec_driver_sql(f"BEGIN {mode}")
+            # Writers take the lock up front. Readers run each statement in its own implicit
+            # snapshot, as READ COMMITTED does on PostgreSQL: a BEGIN/ROLLBACK pair per GET
+            # would cost more than the read itself (docs/benchmarks.md).
+            mode = connection.get_execution_options().get(_BEGIN_OPTION)
+            if mode is not None:
+                connection.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
     return create_async_engine(
@@ -98,6 +91,7 @@ class Database:
     engine: AsyncEngine
     is_sqlite: bool
     _write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _immediate: AsyncEngine | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -107,8 +101,13 @@ class Database:
     def new_session(self, *, write: bool) -> AsyncSession:
         bind = self.engine
         if self.is_sqlite and write:
-            bind = self.engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+            bind = self._immediate_engine()
         return AsyncSession(bind, expire_on_commit=False, autoflush=False)
+
+    def _immediate_engine(self) -> AsyncEngine:
+        if self._immediate is None:
+            self._immediate = self.engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+        return self._immediate
 
     @asynccontextmanager
     async def writer_slot(self) -> AsyncIterator[None]:

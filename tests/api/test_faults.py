@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
 from typing import Any
 
 import httpx
@@ -58,6 +60,42 @@ async def test_a_locked_sqlite_database_is_a_503_then_the_retry_succeeds(
     finally:
         other_process.close()
         await patient.state.runtime.db.dispose()
+    with clean_database.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(Customer)).scalar_one() == 1
+
+
+async def test_a_writer_waiting_for_another_process_does_not_hold_up_readers(
+    settings: Settings, clean_database: Engine
+) -> None:
+    """SQLite runs on the event loop's thread, so waiting for another process's write lock must
+    happen in the loop (asyncio.sleep), never inside SQLite's busy handler: meanwhile the
+    service keeps answering reads, and the write goes through once the lock is released."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite":
+        pytest.skip("the SQLite write lock only exists on SQLite")
+    app = create_app(settings.model_copy(update={"sqlite_busy_timeout_seconds": 10}))
+    headers = await KeyFactory(app).headers(Role.COUNTER)
+    other_process = sqlite3.connect(str(url.database), isolation_level=None)
+    other_process.execute("BEGIN IMMEDIATE")  # holds the write lock; readers still read (WAL)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            write = asyncio.create_task(
+                client.post("/v1/customers", json={"name": "Claire"}, headers=headers)
+            )
+            await asyncio.sleep(0.1)
+            started = time.monotonic()
+            for _ in range(5):
+                listed = await client.get("/v1/customers", headers=headers)
+                assert listed.status_code == 200
+            assert time.monotonic() - started < 1
+            assert not write.done()  # still waiting for the lock, without blocking anyone
+            other_process.execute("ROLLBACK")
+            created = await asyncio.wait_for(write, timeout=5)
+            assert created.status_code == 201
+    finally:
+        other_process.close()
+        await app.state.runtime.db.dispose()
     with clean_database.connect() as connection:
         assert connection.execute(select(func.count()).select_from(Customer)).scalar_one() == 1
 
