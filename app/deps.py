@@ -1,4 +1,8 @@
-"""FastAPI dependencies: the session, the caller, role checks and preconditions."""
+"""FastAPI dependencies: the session, the caller, role checks and preconditions.
+
+Every dependency is ``async def``: FastAPI runs a plain ``def`` dependency in its thread pool,
+a thread hop per dependency per request (measured, docs/benchmarks.md).
+"""
 
 from __future__ import annotations
 
@@ -24,19 +28,19 @@ bearer_scheme = HTTPBearer(
 )
 
 
-def get_session(request: Request) -> AsyncSession:
+async def get_session(request: Request) -> AsyncSession:
     return session_of(request)
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     return runtime_of(request)
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     return runtime_of(request).settings
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     return runtime_of(request).clock
 
 
