@@ -42,6 +42,7 @@ docs: $(STAMP) ## regenerate the state diagram of docs/architecture.md from the 
 	$(BIN)/python -m app.docs write
 
 migration: $(STAMP) ## autogenerate a migration: make migration m="what changes"
+	mkdir -p var
 	rm -f var/autogen.db
 	ATELIER_DATABASE_URL=sqlite:///var/autogen.db $(BIN)/alembic upgrade head
 	ATELIER_DATABASE_URL=sqlite:///var/autogen.db $(BIN)/alembic revision --autogenerate -m "$(m)"

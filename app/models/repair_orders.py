@@ -6,32 +6,56 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Text, UniqueConstraint
+from sqlalchemy import JSON, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.models.base import UTCDateTime, created_at_field, id_field, updated_at_field, version_field
+from app.domain.clock import utc_now
+from app.models.base import (
+    UTCDateTime,
+    empty_dict,
+    empty_list,
+    id_field,
+    updated_at_field,
+    version_field,
+)
 
 
 class RepairOrder(SQLModel, table=True):
     __tablename__ = "repair_orders"
+    # Lists are newest first, paged on (created_at, id): each filter has an index that ends with
+    # those two columns, so a page is a short index range whatever the table's size
+    # (docs/benchmarks.md, list latency from 10 000 to 1 000 000 orders).
+    __table_args__ = (
+        Index("ix_repair_orders_created_at_id", "created_at", "id"),
+        Index("ix_repair_orders_status_created_at_id", "status", "created_at", "id"),
+        Index("ix_repair_orders_partner_id_created_at_id", "partner_id", "created_at", "id"),
+        Index("ix_repair_orders_customer_id_created_at_id", "customer_id", "created_at", "id"),
+        Index("ix_repair_orders_watch_id_created_at_id", "watch_id", "created_at", "id"),
+        Index(
+            "ix_repair_orders_technician_key_id_created_at_id",
+            "technician_key_id",
+            "created_at",
+            "id",
+        ),
+    )
 
     id: uuid.UUID = id_field()
     # Human number printed on the deposit receipt, e.g. 2026-000123 (sequential per year).
     number: str = Field(max_length=20, unique=True)
     # Secret of the public tracking link (256 random bits, URL-safe).
     tracking_token: str = Field(max_length=64, unique=True)
-    status: str = Field(max_length=30, index=True)
+    status: str = Field(max_length=30)
     outcome: str | None = Field(default=None, max_length=20)
-    partner_id: uuid.UUID | None = Field(default=None, foreign_key="partners.id", index=True)
-    customer_id: uuid.UUID = Field(foreign_key="customers.id", index=True)
-    watch_id: uuid.UUID = Field(foreign_key="watches.id", index=True)
+    partner_id: uuid.UUID | None = Field(default=None, foreign_key="partners.id")
+    customer_id: uuid.UUID = Field(foreign_key="customers.id")
+    watch_id: uuid.UUID = Field(foreign_key="watches.id")
     warranty_of: uuid.UUID | None = Field(default=None, foreign_key="repair_orders.id", index=True)
     free_of_charge: bool = Field(default=False)
 
     # Intake (bon de dépôt): immutable once the order leaves `received`.
     complaint: str | None = Field(default=None, sa_type=Text)
-    condition_report: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
-    accessories: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    condition_report: list[dict[str, Any]] = Field(default_factory=empty_list, sa_type=JSON)
+    accessories: list[dict[str, Any]] = Field(default_factory=empty_list, sa_type=JSON)
     accessibility_needs: str | None = Field(default=None, max_length=1000)
     promised_date: date | None = Field(default=None, index=True)
     deposited_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -49,7 +73,7 @@ class RepairOrder(SQLModel, table=True):
     # A partner's parcel to the workshop (carrier, tracking number, when it left).
     inbound_shipment: dict[str, Any] | None = Field(default=None, sa_type=JSON)
 
-    technician_key_id: uuid.UUID | None = Field(default=None, index=True)
+    technician_key_id: uuid.UUID | None = Field(default=None)
     technician_name: str | None = Field(default=None, max_length=120)
     pre_diagnosis: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     diagnosis: dict[str, Any] | None = Field(default=None, sa_type=JSON)
@@ -59,7 +83,7 @@ class RepairOrder(SQLModel, table=True):
     warranty_until: date | None = Field(default=None)
 
     version: int = version_field()
-    created_at: datetime = created_at_field()
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = updated_at_field()
 
 
@@ -80,7 +104,7 @@ class OrderEvent(SQLModel, table=True):
     actor_role: str = Field(max_length=20)
     occurred_at: datetime = Field(sa_type=UTCDateTime)
     reason: str | None = Field(default=None, sa_type=Text)
-    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    payload: dict[str, Any] = Field(default_factory=empty_dict, sa_type=JSON)
 
 
 class OrderNumberCounter(SQLModel, table=True):
