@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.models.base import created_at_field, id_field
+from app.models.base import created_at_field, empty_dict, id_field
 
 
 class IdempotencyRecord(SQLModel, table=True):
@@ -24,5 +24,5 @@ class IdempotencyRecord(SQLModel, table=True):
     path: str = Field(max_length=500)
     status_code: int
     response_body: str = Field(sa_type=Text)
-    response_headers: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+    response_headers: dict[str, str] = Field(default_factory=empty_dict, sa_type=JSON)
     created_at: datetime = created_at_field()

@@ -13,7 +13,15 @@ from typing import Any
 from sqlalchemy import JSON, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.models.base import UTCDateTime, created_at_field, id_field, updated_at_field, version_field
+from app.models.base import (
+    UTCDateTime,
+    created_at_field,
+    empty_dict,
+    empty_list,
+    id_field,
+    updated_at_field,
+    version_field,
+)
 
 
 class CatalogService(SQLModel, table=True):
@@ -27,7 +35,7 @@ class CatalogService(SQLModel, table=True):
     price_cents: int = Field(description="Price excl. VAT, in cents")
     vat_rate_bp: int = Field(default=2000)
     warranty_months: int = Field(default=12)
-    movement_types: list[str] = Field(default_factory=list, sa_type=JSON)
+    movement_types: list[str] = Field(default_factory=empty_list, sa_type=JSON)
     active: bool = Field(default=True)
     version: int = version_field()
     created_at: datetime = created_at_field()
@@ -86,7 +94,7 @@ class Invoice(SQLModel, table=True):
     number: str = Field(max_length=20, unique=True)
     issued_at: datetime = Field(sa_type=UTCDateTime)
     total_incl_cents: int
-    document: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    document: dict[str, Any] = Field(default_factory=empty_dict, sa_type=JSON)
     created_at: datetime = created_at_field()
 
 

@@ -9,7 +9,15 @@ from typing import Any
 from sqlalchemy import JSON, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.models.base import UTCDateTime, created_at_field, id_field, updated_at_field, version_field
+from app.models.base import (
+    UTCDateTime,
+    created_at_field,
+    empty_dict,
+    empty_list,
+    id_field,
+    updated_at_field,
+    version_field,
+)
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -22,7 +30,7 @@ class OutboxMessage(SQLModel, table=True):
     order_id: uuid.UUID | None = Field(default=None, index=True)
     partner_id: uuid.UUID | None = Field(default=None, index=True)
     order_version: int | None = Field(default=None)
-    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    payload: dict[str, Any] = Field(default_factory=empty_dict, sa_type=JSON)
     created_at: datetime = created_at_field()
 
 
@@ -33,7 +41,7 @@ class WebhookSubscription(SQLModel, table=True):
     # A partner's subscription sees only its own orders; a staff one (null) sees every order.
     partner_id: uuid.UUID | None = Field(default=None, foreign_key="partners.id", index=True)
     url: str = Field(max_length=2000)
-    event_types: list[str] = Field(default_factory=list, sa_type=JSON)
+    event_types: list[str] = Field(default_factory=empty_list, sa_type=JSON)
     description: str | None = Field(default=None, max_length=500)
     active: bool = Field(default=True)
     disabled_reason: str | None = Field(default=None, max_length=200)

@@ -34,8 +34,12 @@ class MoneyRead(BaseModel):
 
     @classmethod
     def of(cls, money: Money) -> MoneyRead:
-        return cls(amount=money.text(), currency=money.currency)
+        return cls.model_construct(amount=money.text(), currency=money.currency)
 
     @classmethod
     def cents(cls, cents: int, currency: str = "EUR") -> MoneyRead:
-        return cls.of(Money.from_cents(cents, currency))
+        # Every order representation carries several amounts: integer formatting here, not
+        # Decimal arithmetic (the same text as Money.from_cents(cents).text()).
+        sign = "-" if cents < 0 else ""
+        whole, cent = divmod(abs(cents), 100)
+        return cls.model_construct(amount=f"{sign}{whole}.{cent:02d}", currency=currency)
