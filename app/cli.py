@@ -27,6 +27,7 @@ def _serve(args: argparse.Namespace) -> int:
         host=args.host or settings.host,
         port=args.port or settings.port,
         workers=args.workers or settings.workers,
+        loop=settings.event_loop,
         log_level=settings.log_level.lower(),
         access_log=False,
         proxy_headers=True,

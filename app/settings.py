@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = Field(default=1, ge=1, le=64)
+    # uvicorn's event loop. uvloop serves ~10-20 % more requests/s when saturated, but with a
+    # p99 five to ten times the median; asyncio keeps the tail near the median
+    # (docs/benchmarks.md), which a counter waiting on a receipt notices more.
+    event_loop: Literal["asyncio", "uvloop", "auto"] = "asyncio"
 
     # Security
     api_key_cache_seconds: float = Field(default=5.0, ge=0, le=60)
