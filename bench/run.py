@@ -30,12 +30,20 @@ from bench.seed import Seeded, seed
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
+WRK_THREADS = 2
+# Each wrk thread walks its own interleaved share of the ids, so no id is used twice in a run
+# (a transition on an id another thread already moved would be a 409, not a measure).
 LUA = """
 local ids = {%(ids)s}
 local counter = 0
+local created = 0
+function setup(thread)
+  thread:set("tid", created)
+  created = created + 1
+end
 request = function()
+  local id = ids[((counter * %(threads)d + tid) %% #ids) + 1]
   counter = counter + 1
-  local id = ids[(counter %% #ids) + 1]
   local path = string.gsub("%(path)s", "{id}", id)
   return wrk.format("%(method)s", path, nil, %(body)s)
 end
@@ -79,7 +87,9 @@ def _wait_ready(url: str, timeout: float = 30) -> None:
     raise RuntimeError(f"server at {url} did not start")
 
 
-def _serve(target: str, port: int, workers: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def _serve(
+    target: str, port: int, workers: int, env: dict[str, str], loop: str = "auto"
+) -> subprocess.Popen[bytes]:
     command = [
         sys.executable,
         "-m",
@@ -94,6 +104,8 @@ def _serve(target: str, port: int, workers: int, env: dict[str, str]) -> subproc
         "--log-level",
         "warning",
         "--no-access-log",
+        "--loop",
+        loop,
     ]
     if target.startswith("app."):
         command.append("--factory")
@@ -120,7 +132,8 @@ def _parse(output: str) -> tuple[float, float, float, int]:
 
 
 def _wrk(url: str, script: Path | None, connections: int, duration: int) -> str:
-    command = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{duration}s", "--latency", url]
+    command = ["wrk", "-t", str(WRK_THREADS), "-c", str(connections)]
+    command += ["-d", f"{duration}s", "--latency", url]
     if script is not None:
         command[1:1] = ["-s", str(script)]
     return subprocess.run(command, capture_output=True, text=True, check=True).stdout
@@ -141,7 +154,8 @@ def _script(
         lua_headers
         + LUA
         % {
-            "ids": ",".join(f'"{i}"' for i in ids[:5000]),
+            "ids": ",".join(f'"{i}"' for i in ids[:20000]),
+            "threads": WRK_THREADS,
             "path": path,
             "method": method,
             "body": json.dumps(body) if body is not None else "nil",
@@ -154,17 +168,19 @@ def _measure(
     name: str,
     target: str,
     url: str,
-    script: Path | None,
+    scripts: tuple[Path | None, Path | None],
     args: argparse.Namespace,
     env: dict[str, str],
     port: int,
 ) -> Measure:
-    server = _serve(target, port, args.workers, env)
+    """Start a fresh server, warm it up for a second, then measure it for ``args.duration``."""
+    warm_script, script = scripts
+    server = _serve(target, port, args.workers, env, args.loop)
     try:
         _wait_ready(
             f"http://127.0.0.1:{port}{'/bare' if target.startswith('bench') else '/healthz'}"
         )
-        _wrk(url, script, args.connections, 1)  # warm-up
+        _wrk(url, warm_script, args.connections, 1)
         before = _cpu_seconds(server.pid)
         output = _wrk(url, script, args.connections, args.duration)
         cpu = _cpu_seconds(server.pid) - before
@@ -175,7 +191,13 @@ def _measure(
     return Measure(name, rps, p50, p99, 1000 * cpu / max(rps * args.duration, 1), errors)
 
 
-def operations(seeded: Seeded, work: Path, base: str) -> dict[str, tuple[str, Path | None]]:
+Scripts = tuple[Path | None, Path | None]
+
+
+def operations(
+    seeded: Seeded, work: Path, base: str, repeat: int, repeats: int
+) -> dict[str, tuple[str, Scripts]]:
+    """The measured operations of one repeat: (url, (warm-up script, measured script))."""
     counter = {"Authorization": f"Bearer {seeded.counter_key}", "Content-Type": "application/json"}
     technician = {
         "Authorization": f"Bearer {seeded.technician_key}",
@@ -187,36 +209,69 @@ def operations(seeded: Seeded, work: Path, base: str) -> dict[str, tuple[str, Pa
             "watch": {"brand": "Omega", "movement_type": "automatic"},
         }
     )
+    # Every repeat moves orders of its own out of `received`; the warm-up uses the first sixth.
+    share = len(seeded.received_ids) // repeats
+    mine = seeded.received_ids[repeat * share : (repeat + 1) * share]
+    warm_ids, measured_ids = mine[: share // 6], mine[share // 6 :]
+    start_diagnosis = json.dumps({"action": "start_diagnosis"})
+    transition_path = "/v1/repair-orders/{id}/transitions"
+
+    def same(script: Path) -> Scripts:
+        return script, script
+
     return {
         "create_order": (
             f"{base}/v1/repair-orders",
-            _script(work, "create", "POST", "/v1/repair-orders", ["x"], counter, order),
+            same(_script(work, "create", "POST", "/v1/repair-orders", ["x"], counter, order)),
         ),
         "get_order": (
             f"{base}/v1/repair-orders",
-            _script(work, "get", "GET", "/v1/repair-orders/{id}", seeded.order_ids, counter, None),
+            same(
+                _script(
+                    work, "get", "GET", "/v1/repair-orders/{id}", seeded.order_ids, counter, None
+                )
+            ),
         ),
         "transition": (
             f"{base}/v1/repair-orders",
-            _script(
-                work,
-                "transition",
-                "POST",
-                "/v1/repair-orders/{id}/transitions",
-                seeded.received_ids,
-                technician,
-                json.dumps({"action": "start_diagnosis"}),
+            (
+                _script(
+                    work,
+                    "transition-warm",
+                    "POST",
+                    transition_path,
+                    warm_ids,
+                    technician,
+                    start_diagnosis,
+                ),
+                _script(
+                    work,
+                    "transition",
+                    "POST",
+                    transition_path,
+                    measured_ids,
+                    technician,
+                    start_diagnosis,
+                ),
             ),
-        ),
+        ),  # fmt: skip
         "list_filtered": (
             f"{base}/v1/repair-orders",
-            _script(
-                work, "list", "GET", "/v1/repair-orders?status=ready&limit=50", ["x"], counter, None
+            same(
+                _script(
+                    work,
+                    "list",
+                    "GET",
+                    "/v1/repair-orders?status=ready&limit=50",
+                    ["x"],
+                    counter,
+                    None,
+                )
             ),
-        ),
+        ),  # fmt: skip
         "tracking_view": (
             f"{base}/v1/tracking",
-            _script(work, "tracking", "GET", "/v1/tracking/{id}", seeded.tokens, {}, None),
+            same(_script(work, "tracking", "GET", "/v1/tracking/{id}", seeded.tokens, {}, None)),
         ),
     }
 
@@ -233,6 +288,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument(
+        "--loop",
+        choices=("auto", "asyncio", "uvloop"),
+        default="asyncio",
+        help="uvicorn's event loop, for both servers (the service's default is asyncio)",
+    )
+    parser.add_argument(
+        "--only", nargs="*", default=[], help="measure only these operations (default: all)"
+    )
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print("wrk is needed: apt-get install wrk", file=sys.stderr)
@@ -253,12 +317,15 @@ def main(argv: list[str] | None = None) -> int:
     base = f"http://127.0.0.1:{args.port}"
     runs: list[dict[str, object]] = []
     for repeat in range(args.repeats):
-        for name, (target_url, script) in operations(seeded, work, base).items():
+        measured_operations = operations(seeded, work, base, repeat, args.repeats)
+        for name, (target_url, scripts) in measured_operations.items():
+            if args.only and name not in args.only:
+                continue
             bare = _measure(
-                "bare", "bench.bare_app:app", f"{base}/bare", None, args, env, args.port
+                "bare", "bench.bare_app:app", f"{base}/bare", (None, None), args, env, args.port
             )
             measured = _measure(
-                name, "app.main:create_app", target_url, script, args, env, args.port
+                name, "app.main:create_app", target_url, scripts, args, env, args.port
             )
             runs.append({"repeat": repeat, "bare": asdict(bare), "operation": asdict(measured)})
             print(
