@@ -193,9 +193,22 @@ def amount_due(
 ) -> AmountDue:
     """What the customer pays at hand-back: work approved (or the diagnosis fee when the quote
     was declined) less the deposit; a deposit larger than that is refunded."""
-    owed = Money.zero(deposit.currency) if free_of_charge else approved_total + fee_due
+    due, refund = balance_in_cents(
+        approved_total=approved_total.to_cents(),
+        fee_due=fee_due.to_cents(),
+        deposit=deposit.to_cents(),
+        free_of_charge=free_of_charge,
+    )
+    currency = deposit.currency
+    return AmountDue(due=Money.from_cents(due, currency), refund=Money.from_cents(refund, currency))
+
+
+def balance_in_cents(
+    *, approved_total: int, fee_due: int, deposit: int, free_of_charge: bool
+) -> tuple[int, int]:
+    """``amount_due`` on whole cents, as orders store them: (due, refund), one of them zero.
+
+    Every order representation shows this balance, so it is computed without Decimal."""
+    owed = 0 if free_of_charge else approved_total + fee_due
     balance = owed - deposit
-    zero = Money.zero(deposit.currency)
-    if balance.is_negative():
-        return AmountDue(due=zero, refund=zero - balance)
-    return AmountDue(due=balance, refund=zero)
+    return (0, -balance) if balance < 0 else (balance, 0)

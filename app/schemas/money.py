@@ -34,12 +34,13 @@ class MoneyRead(BaseModel):
 
     @classmethod
     def of(cls, money: Money) -> MoneyRead:
-        return cls.model_construct(amount=money.text(), currency=money.currency)
+        return cls(amount=money.text(), currency=money.currency)
 
     @classmethod
     def cents(cls, cents: int, currency: str = "EUR") -> MoneyRead:
         # Every order representation carries several amounts: integer formatting here, not
-        # Decimal arithmetic (the same text as Money.from_cents(cents).text()).
+        # Decimal arithmetic (the same text as Money.from_cents(cents).text()). Plain __init__:
+        # pydantic validates in Rust faster than model_construct assigns in Python.
         sign = "-" if cents < 0 else ""
         whole, cent = divmod(abs(cents), 100)
-        return cls.model_construct(amount=f"{sign}{whole}.{cent:02d}", currency=currency)
+        return cls(amount=f"{sign}{whole}.{cent:02d}", currency=currency)

@@ -11,7 +11,6 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain.actors import Actor
-from app.domain.amounts import Money
 from app.domain.errors import BusinessValidationError, Conflict, NotFound
 from app.domain.handback import (
     INTAKE_CORRECTION_ACTION,
@@ -23,7 +22,7 @@ from app.domain.handback import (
     check_warranty_claim,
 )
 from app.domain.lifecycle import OrderStatus, creation_status
-from app.domain.quoting import amount_due
+from app.domain.quoting import balance_in_cents
 from app.domain.webhooks import EventType
 from app.models import Customer, OrderEvent, RepairOrder, Watch
 from app.repositories import repair_orders as order_repository
@@ -303,10 +302,10 @@ async def record_shipment(
 def billing(order: RepairOrder) -> dict[str, MoneyRead | None]:
     """The order's money, as its representation shows it."""
     currency = order.currency
-    balance = amount_due(
-        approved_total=Money.from_cents(order.approved_total_cents, currency),
-        fee_due=Money.from_cents(order.fee_due_cents, currency),
-        deposit=Money.from_cents(order.deposit_cents, currency),
+    due, refund = balance_in_cents(
+        approved_total=order.approved_total_cents,
+        fee_due=order.fee_due_cents,
+        deposit=order.deposit_cents,
         free_of_charge=order.free_of_charge,
     )
     ceiling = order.preapproved_ceiling_cents
@@ -315,8 +314,8 @@ def billing(order: RepairOrder) -> dict[str, MoneyRead | None]:
         "preapproved_ceiling": MoneyRead.cents(ceiling, currency) if ceiling is not None else None,
         "approved_total": MoneyRead.cents(order.approved_total_cents, currency),
         "fee_due": MoneyRead.cents(order.fee_due_cents, currency),
-        "amount_due": MoneyRead.of(balance.due),
-        "refund_due": MoneyRead.of(balance.refund),
+        "amount_due": MoneyRead.cents(due, currency),
+        "refund_due": MoneyRead.cents(refund, currency),
     }
 
 

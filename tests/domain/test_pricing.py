@@ -25,6 +25,7 @@ from app.domain.quoting import (
     VatRegime,
     accepted,
     amount_due,
+    balance_in_cents,
     check_accepted_optional,
     default_valid_until,
     fee_line,
@@ -236,3 +237,27 @@ def test_the_diagnosis_fee_is_a_service_charged_with_vat() -> None:
     )  # fmt: skip
     assert line_total(fee, VatRegime.EXEMPT).incl_vat.text() == "25.00"
     assert fee.warranty_months == 0
+
+
+@given(
+    approved=st.integers(0, 10**9),
+    fee=st.integers(0, 10**7),
+    deposit=st.integers(0, 10**9),
+    free=st.booleans(),
+)
+def test_the_balance_in_cents_is_owed_less_deposit_split_into_due_or_refund(
+    approved: int, fee: int, deposit: int, free: bool
+) -> None:
+    due, refund = balance_in_cents(
+        approved_total=approved, fee_due=fee, deposit=deposit, free_of_charge=free
+    )
+    owed = 0 if free else approved + fee
+    assert due - refund == owed - deposit
+    assert min(due, refund) == 0 and due >= 0 and refund >= 0
+    as_money = amount_due(
+        approved_total=Money.from_cents(approved),
+        fee_due=Money.from_cents(fee),
+        deposit=Money.from_cents(deposit),
+        free_of_charge=free,
+    )
+    assert (as_money.due.to_cents(), as_money.refund.to_cents()) == (due, refund)
