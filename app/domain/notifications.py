@@ -54,12 +54,17 @@ GENERIC = {
 }
 
 
+def is_announced(status: str, notify_on: Iterable[str]) -> bool:
+    """Whether the workshop tells customers about this status at all."""
+    return status in set(notify_on)
+
+
 def should_notify(
     status: str, notify_on: Iterable[str], *, consent: bool, address: str | None
 ) -> bool:
     """Only the statuses the workshop listed, only with the customer's consent and an address:
     a wrong "ready" must never go out by accident."""
-    return status in set(notify_on) and consent and bool(address)
+    return is_announced(status, notify_on) and consent and bool(address)
 
 
 def compose(

@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain.language import Language
 from app.domain.lifecycle import OrderStatus
-from app.domain.notifications import compose, should_notify
+from app.domain.notifications import compose, is_announced, should_notify
 from app.domain.tracking import label
 from app.models import Customer, CustomerNotification, RepairOrder, Watch
 from app.settings import Settings
@@ -30,6 +30,8 @@ async def enqueue(
     session: AsyncSession, order: RepairOrder, now: datetime, settings: Settings
 ) -> CustomerNotification | None:
     """Queue the message this status deserves, if the workshop and the customer want it."""
+    if not is_announced(order.status, settings.notify_customer_on):
+        return None  # most transitions: no need to read the customer
     customer = await session.get(Customer, order.customer_id)
     if customer is None or not should_notify(
         order.status, settings.notify_customer_on,
