@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-pg lint format typecheck check openapi docs migration bench fuzz clean
+.PHONY: run test test-pg lint format typecheck check openapi docs migration bench bench-scaling fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,12 @@ migration: $(STAMP) ## autogenerate a migration: make migration m="what changes"
 
 bench: $(STAMP) ## benchmark against a bare FastAPI endpoint (needs wrk: apt-get install wrk)
 	$(BIN)/python -m bench.run $(ARGS)
+
+fuzz: $(STAMP) ## long contract fuzzing with a random seed: make fuzz EXAMPLES=2000
+	ATELIER_FUZZ_RANDOM=1 ATELIER_FUZZ_EXAMPLES=$(or $(EXAMPLES),500) $(BIN)/python -m pytest tests/contract $(ARGS)
+
+bench-scaling: $(STAMP) ## list latency as the table grows from 10k to 1M orders (needs wrk)
+	$(BIN)/python -m bench.scaling $(ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

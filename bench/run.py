@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from app.settings import Settings
-from bench.seed import Seeded, seed
+from bench.seed import Seeded, fresh_postgres_database, seed
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -277,10 +277,20 @@ def operations(
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    if args.database == "postgresql":
+        with fresh_postgres_database(args.postgres_url) as url:
+            return _run(args, url)
+    return _run(args, None)
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument(
-        "--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        "--postgres-url",
+        default="postgresql+psycopg://postgres@127.0.0.1:5432/test",
+        help="the server to use: the benchmark creates a database of its own there, then drops it",
     )
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--orders", type=int, default=100_000)
@@ -297,16 +307,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", nargs="*", default=[], help="measure only these operations (default: all)"
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def _run(args: argparse.Namespace, postgres_url: str | None) -> int:
     if shutil.which("wrk") is None:
         print("wrk is needed: apt-get install wrk", file=sys.stderr)
         return 2
     work = Path(tempfile.mkdtemp(prefix="atelier-bench-"))
-    url = (
-        f"sqlite+aiosqlite:///{work / 'bench.db'}"
-        if args.database == "sqlite"
-        else args.postgres_url
-    )
+    url = postgres_url or f"sqlite+aiosqlite:///{work / 'bench.db'}"
     env = {
         **os.environ,
         "ATELIER_DATABASE_URL": url,

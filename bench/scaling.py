@@ -29,7 +29,7 @@ from app.pagination import encode_cursor, filters_fingerprint
 from app.repositories.repair_orders import OrderFilters
 from app.settings import Settings
 from bench.run import RESULTS, Measure, _measure, _script
-from bench.seed import seed
+from bench.seed import fresh_postgres_database, seed
 
 
 def _deep_cursor(url: str, fraction: float) -> str:
@@ -57,10 +57,20 @@ def _deep_cursor(url: str, fraction: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    if args.database == "postgresql":
+        with fresh_postgres_database(args.postgres_url) as url:
+            return _run(args, url)
+    return _run(args, None)
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument(
-        "--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        "--postgres-url",
+        default="postgresql+psycopg://postgres@127.0.0.1:5432/test",
+        help="the server to use: the benchmark creates a database of its own there, then drops it",
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--repeats", type=int, default=3)
@@ -69,16 +79,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--port", type=int, default=8766)
     parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="asyncio")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def _run(args: argparse.Namespace, postgres_url: str | None) -> int:
     if shutil.which("wrk") is None:
         print("wrk is needed: apt-get install wrk", file=sys.stderr)
         return 2
     work = Path(tempfile.mkdtemp(prefix="atelier-scaling-"))
-    url = (
-        f"sqlite+aiosqlite:///{work / 'scaling.db'}"
-        if args.database == "sqlite"
-        else args.postgres_url
-    )
+    url = postgres_url or f"sqlite+aiosqlite:///{work / 'scaling.db'}"
     env = {
         **os.environ,
         "ATELIER_DATABASE_URL": url,

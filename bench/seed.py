@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import create_engine, insert
+from sqlalchemy.engine import make_url
 
 from app.db import Database, sync_database_url
 from app.domain.roles import Role
@@ -99,6 +102,21 @@ def _rows(
             }
         )
     return customers, watches, orders, events
+
+
+@contextmanager
+def fresh_postgres_database(server_url: str) -> Iterator[str]:
+    """A throwaway database on the given PostgreSQL server, dropped afterwards."""
+    name = f"atelier_bench_{secrets.token_hex(4)}"
+    admin = create_engine(sync_database_url(server_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
 
 
 def seed(settings: Settings, orders: int, start: int = 0) -> Seeded:
