@@ -1,0 +1,81 @@
+"""Authentication costs no database round trip on the hot path, and revocation still bites fast.
+
+Two service instances share one database, as behind a load balancer: a key revoked through one
+stops working there at once, and on the other within ``api_key_cache_seconds``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from app.domain.roles import Role
+from app.main import create_app
+from app.settings import Settings
+from tests.conftest import KeyFactory
+
+
+@pytest.fixture
+def key_lookups(app: Any) -> Iterator[list[str]]:
+    """The SELECTs on api_keys the service sends."""
+    seen: list[str] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM api_keys" in statement:
+            seen.append(statement)
+
+    engine = app.state.runtime.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", capture)
+    yield seen
+    event.remove(engine, "before_cursor_execute", capture)
+
+
+async def test_a_known_key_is_checked_once_then_served_from_memory(
+    client: httpx.AsyncClient, keys: KeyFactory, key_lookups: list[str]
+) -> None:
+    counter = await keys.headers(Role.COUNTER)
+    for _ in range(20):
+        assert (await client.get("/v1/customers", headers=counter)).status_code == 200
+    assert len(key_lookups) == 1
+
+
+async def test_a_revoked_key_stops_everywhere_within_the_cache_time(
+    settings: Settings, clean_database: Engine
+) -> None:
+    ttl = 0.5
+    one = create_app(settings.model_copy(update={"api_key_cache_seconds": ttl}))
+    other = create_app(settings.model_copy(update={"api_key_cache_seconds": ttl}))
+    admin = await KeyFactory(one).headers(Role.ADMIN)
+    clients = [
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+        for app in (one, other)
+    ]
+    try:
+        via_one, via_other = clients
+        issued = await via_one.post(
+            "/v1/api-keys", json={"name": "POS 2", "role": "counter"}, headers=admin
+        )
+        assert issued.status_code == 201
+        counter = {"Authorization": f"Bearer {issued.json()['key']}"}
+        for client in clients:  # both instances now hold the key in memory
+            assert (await client.get("/v1/customers", headers=counter)).status_code == 200
+
+        revoked = await via_one.post(f"/v1/api-keys/{issued.json()['id']}/revoke", headers=admin)
+        assert revoked.status_code == 200
+        assert (await via_one.get("/v1/customers", headers=counter)).status_code == 401
+        # The other instance may still accept it from memory, but not past the cache time.
+        await asyncio.sleep(ttl + 0.1)
+        refused = await via_other.get("/v1/customers", headers=counter)
+        assert refused.status_code == 401
+        assert refused.headers["content-type"] == "application/problem+json"
+    finally:
+        for client in clients:
+            await client.aclose()
+        await one.state.runtime.db.dispose()
+        await other.state.runtime.db.dispose()
