@@ -75,11 +75,14 @@ def create_engine_for(settings: Settings) -> AsyncEngine:
                 connection.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
+    # No pre-ping: it cost a round trip per request. A connection that died with the server
+    # fails its statement; SQLAlchemy recognises the disconnect and invalidates every pooled
+    # connection, so after a restart at most a request or two per instance get the 503 with
+    # Retry-After, and the next ones reconnect (tests/api/test_postgres_restart.py).
     return create_async_engine(
         url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
-        pool_pre_ping=True,
         pool_recycle=1800,
     )
 
@@ -91,7 +94,7 @@ class Database:
     engine: AsyncEngine
     is_sqlite: bool
     _write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    _immediate: AsyncEngine | None = None
+    _variants: dict[bool, AsyncEngine] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -99,15 +102,20 @@ class Database:
         return cls(engine=engine, is_sqlite=engine.dialect.name == "sqlite")
 
     def new_session(self, *, write: bool) -> AsyncSession:
-        bind = self.engine
-        if self.is_sqlite and write:
-            bind = self._immediate_engine()
-        return AsyncSession(bind, expire_on_commit=False, autoflush=False)
+        return AsyncSession(self._bind(write), expire_on_commit=False, autoflush=False)
 
-    def _immediate_engine(self) -> AsyncEngine:
-        if self._immediate is None:
-            self._immediate = self.engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
-        return self._immediate
+    def _bind(self, write: bool) -> AsyncEngine:
+        """Writers: a transaction (``BEGIN IMMEDIATE`` on SQLite). Readers on PostgreSQL:
+        autocommit, each statement its own snapshot as under READ COMMITTED, without the
+        BEGIN and ROLLBACK round trips around every GET (on SQLite readers emit no BEGIN)."""
+        if self.is_sqlite and not write:
+            return self.engine
+        if write and not self.is_sqlite:
+            return self.engine
+        if write not in self._variants:
+            options = {_BEGIN_OPTION: "IMMEDIATE"} if write else {"isolation_level": "AUTOCOMMIT"}
+            self._variants[write] = self.engine.execution_options(**options)
+        return self._variants[write]
 
     @asynccontextmanager
     async def writer_slot(self) -> AsyncIterator[None]:

@@ -139,6 +139,20 @@ async def test_postgresql_stopped_then_restarted(
             assert (await client.get("/readyz")).status_code == 200
             read = await client.get(f"/v1/customers/{before.json()['id']}", headers=headers)
             assert read.status_code == 200
+
+            # A quiet restart: the pooled connections died unnoticed. A request may meet a dead
+            # one (503, the pool is then renewed); a retry goes through.
+            disposable_postgres.stop()
+            disposable_postgres.start()
+            answers = []
+            for _ in range(3):
+                answer = await client.get(f"/v1/customers/{before.json()['id']}", headers=headers)
+                answers.append(answer.status_code)
+                if answer.status_code == 200:
+                    break
+                assert answer.status_code == 503
+                assert answer.headers["retry-after"] == "2"
+            assert answers[-1] == 200, answers
     finally:
         await app.state.runtime.db.dispose()
     engine = create_engine(sync_database_url(disposable_postgres.url))
