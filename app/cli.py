@@ -18,6 +18,8 @@ from app.settings import get_settings
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from app.serving import HTTP_PROTOCOL
+
     settings = get_settings()
     if not args.no_migrate:
         _migrate(args)
@@ -28,6 +30,7 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port or settings.port,
         workers=args.workers or settings.workers,
         loop=settings.event_loop,
+        http=HTTP_PROTOCOL,
         log_level=settings.log_level.lower(),
         access_log=False,
         proxy_headers=True,

@@ -25,6 +25,7 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from app.serving import HTTP_PROTOCOL
 from app.settings import Settings
 from bench.seed import Seeded, fresh_postgres_database, seed
 
@@ -106,6 +107,8 @@ def _serve(
         "--no-access-log",
         "--loop",
         loop,
+        "--http",
+        HTTP_PROTOCOL,  # what `atelier serve` uses, for both servers
     ]
     if target.startswith("app."):
         command.append("--factory")

@@ -1,0 +1,62 @@
+"""The served connections have Nagle's algorithm off, even on a listening socket that uvicorn's
+multi-worker mode creates (no protocol number, so asyncio doesn't see it as TCP)."""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import threading
+import time
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from app.serving import HTTP_PROTOCOL
+
+tiny = FastAPI()
+
+
+@tiny.get("/ping")
+async def ping() -> dict[str, str]:
+    return {"pong": "yes"}
+
+
+def _nodelay_of_served_connections(http_protocol: str) -> list[int]:
+    listening = socket.socket(socket.AF_INET)  # like uvicorn's shared socket: proto 0
+    listening.bind(("127.0.0.1", 0))
+    port = listening.getsockname()[1]
+    config = uvicorn.Config(
+        tiny, loop="asyncio", http=http_protocol, log_level="warning", lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
+            time.sleep(0.01)
+        client = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        client.request("GET", "/ping")
+        assert client.getresponse().read() == b'{"pong":"yes"}'
+        options = []
+        for protocol in server.server_state.connections:
+            connection: Any = protocol.transport.get_extra_info("socket")  # type: ignore[attr-defined]
+            options.append(connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        client.close()
+        return options
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        listening.close()
+
+
+def test_served_connections_send_without_waiting_for_acks() -> None:
+    assert _nodelay_of_served_connections(HTTP_PROTOCOL) == [1]
+
+
+def test_without_it_asyncio_leaves_nagle_on_for_such_sockets() -> None:
+    """The control: the plain protocol on the same socket keeps Nagle (why app/serving.py
+    exists); if a future asyncio or uvicorn fixes this, this test says the class can go."""
+    assert _nodelay_of_served_connections("httptools") == [0]
