@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -280,15 +281,19 @@ def operations(
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _arguments(argv)
-    if args.database == "postgresql":
-        with fresh_postgres_database(args.postgres_url) as url:
-            return _run(args, url)
-    return _run(args, None)
-
-
-def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
+    server_arguments(parser, port=8765)
+    parser.add_argument("--orders", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument(
+        "--only", nargs="*", default=[], help="measure only these operations (default: all)"
+    )
+    return on_database(parser.parse_args(argv), _run)
+
+
+def server_arguments(parser: argparse.ArgumentParser, *, port: int) -> None:
+    """Where and how the measured servers run (shared by bench.run and bench.scaling)."""
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument(
         "--postgres-url",
@@ -296,21 +301,24 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         help="the server to use: the benchmark creates a database of its own there, then drops it",
     )
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--orders", type=int, default=100_000)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=port)
     parser.add_argument(
         "--loop",
         choices=("auto", "asyncio", "uvloop"),
         default="asyncio",
-        help="uvicorn's event loop, for both servers (the service's default is asyncio)",
+        help="uvicorn's event loop, for every server (the service's default is asyncio)",
     )
-    parser.add_argument(
-        "--only", nargs="*", default=[], help="measure only these operations (default: all)"
-    )
-    return parser.parse_args(argv)
+
+
+def on_database(
+    args: argparse.Namespace, run: Callable[[argparse.Namespace, str | None], int]
+) -> int:
+    """Run with a throwaway PostgreSQL database, or with None (the run makes a SQLite file)."""
+    if args.database == "postgresql":
+        with fresh_postgres_database(args.postgres_url) as url:
+            return run(args, url)
+    return run(args, None)
 
 
 def _run(args: argparse.Namespace, postgres_url: str | None) -> int:

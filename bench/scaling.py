@@ -28,8 +28,8 @@ from app.db import sync_database_url
 from app.pagination import encode_cursor, filters_fingerprint
 from app.repositories.repair_orders import OrderFilters
 from app.settings import Settings
-from bench.run import RESULTS, Measure, _measure, _script
-from bench.seed import fresh_postgres_database, seed
+from bench.run import RESULTS, Measure, _measure, _script, on_database, server_arguments
+from bench.seed import seed
 
 
 def _deep_cursor(url: str, fraction: float) -> str:
@@ -57,29 +57,12 @@ def _deep_cursor(url: str, fraction: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _arguments(argv)
-    if args.database == "postgresql":
-        with fresh_postgres_database(args.postgres_url) as url:
-            return _run(args, url)
-    return _run(args, None)
-
-
-def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument(
-        "--postgres-url",
-        default="postgresql+psycopg://postgres@127.0.0.1:5432/test",
-        help="the server to use: the benchmark creates a database of its own there, then drops it",
-    )
+    server_arguments(parser, port=8766)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--duration", type=int, default=5)
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--port", type=int, default=8766)
-    parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="asyncio")
-    return parser.parse_args(argv)
+    return on_database(parser.parse_args(argv), _run)
 
 
 def _run(args: argparse.Namespace, postgres_url: str | None) -> int:
