@@ -5,7 +5,7 @@ for Atelier, and wrk drives it over loopback; the report gives requests/s, p50/p
 the server's CPU milliseconds per request, each as a ratio to the bare endpoint of that repeat,
 with medians and the spread over repeats.
 
-    python -m bench.run --database sqlite --workers 1 --orders 100000 --repeats 5 --duration 10
+    python -m bench.run --database sqlite --workers 1      # 100 000 orders, 5 repeats of 5 s
 """
 
 from __future__ import annotations
@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     server_arguments(parser, port=8765)
     parser.add_argument("--orders", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--duration", type=int, default=5)
     parser.add_argument(
         "--only", nargs="*", default=[], help="measure only these operations (default: all)"
     )
