@@ -27,9 +27,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = Field(default=1, ge=1, le=64)
-    # uvicorn's event loop. uvloop serves ~10-20 % more requests/s when saturated, but with a
-    # p99 five to ten times the median; asyncio keeps the tail near the median
-    # (docs/benchmarks.md), which a counter waiting on a receipt notices more.
+    # uvicorn's event loop. uvloop serves 15-50 % more requests/s when saturated, but its p99
+    # is three to seven times asyncio's (docs/benchmarks.md); a counter waiting on a receipt
+    # notices the tail more than the throughput.
     event_loop: Literal["asyncio", "uvloop", "auto"] = "asyncio"
 
     # Security
