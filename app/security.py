@@ -12,6 +12,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
+from sqlalchemy import event
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain.actors import Actor
@@ -43,10 +44,15 @@ class _CacheEntry:
 
 @dataclass
 class ApiKeyAuthenticator:
-    """Resolves bearer keys to actors, caching answers (including unknown keys) briefly."""
+    """Resolves bearer keys to actors, caching answers (including unknown keys) briefly.
+
+    ``forget_all`` starts a new generation: a lookup that began before it (and may have read the
+    key before its revocation committed) does not store its answer.
+    """
 
     ttl_seconds: float
     _cache: dict[str, _CacheEntry] = field(default_factory=dict)
+    _generation: int = 0
 
     async def authenticate(self, session: AsyncSession, presented_key: str) -> Actor | None:
         key_hash = hash_api_key(presented_key)
@@ -54,21 +60,32 @@ class ApiKeyAuthenticator:
         entry = self._cache.get(key_hash)
         if entry is not None and entry.expires_at > now:
             return entry.actor
-        stored = await api_key_repository.by_hash(session, key_hash)
-        actor: Actor | None = None
-        if stored is not None and stored.revoked_at is None:
-            actor = Actor(
-                key_id=stored.id,
-                name=stored.name,
-                role=Role(stored.role),
-                partner_id=stored.partner_id,
-            )
-        if self.ttl_seconds > 0:
+        generation = self._generation
+        actor = await self._lookup(session, key_hash)
+        if self.ttl_seconds > 0 and generation == self._generation:
             if len(self._cache) >= _MAX_CACHE_ENTRIES:
                 self._cache.clear()
             self._cache[key_hash] = _CacheEntry(actor, now + self.ttl_seconds)
         return actor
 
+    async def _lookup(self, session: AsyncSession, key_hash: str) -> Actor | None:
+        stored = await api_key_repository.by_hash(session, key_hash)
+        if stored is None or stored.revoked_at is not None:
+            return None
+        return Actor(
+            key_id=stored.id, name=stored.name, role=Role(stored.role), partner_id=stored.partner_id
+        )
+
     def forget_all(self) -> None:
         """Drop every cached answer (after a revocation on this instance)."""
+        self._generation += 1
         self._cache.clear()
+
+    def forget_all_when_committed(self, session: AsyncSession) -> None:
+        """Forget now, and again once ``session`` commits: a request that reads the key between
+        the two sees it still valid and must not keep that answer."""
+        self.forget_all()
+        event.listen(session.sync_session, "after_commit", self._forget_committed, once=True)
+
+    def _forget_committed(self, _session: object) -> None:
+        self.forget_all()

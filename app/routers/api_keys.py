@@ -78,5 +78,5 @@ async def revoke_api_key(
     runtime: RuntimeDep,
 ) -> ApiKeyRead:
     record = await api_key_service.revoke(session, key_id, clock())
-    runtime.authenticator.forget_all()
+    runtime.authenticator.forget_all_when_committed(session)
     return ApiKeyRead.model_validate(record)

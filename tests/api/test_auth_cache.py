@@ -14,9 +14,14 @@ import httpx
 import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.domain.actors import Actor
 from app.domain.roles import Role
 from app.main import create_app
+from app.models import ApiKey
+from app.security import ApiKeyAuthenticator
 from app.settings import Settings
 from tests.conftest import KeyFactory
 
@@ -79,3 +84,48 @@ async def test_a_revoked_key_stops_everywhere_within_the_cache_time(
             await client.aclose()
         await one.state.runtime.db.dispose()
         await other.state.runtime.db.dispose()
+
+
+class CountingAuthenticator(ApiKeyAuthenticator):
+    """Counts the lookups that reach the database; optionally lets a revocation land while
+    one is in flight (what a concurrent request on the same instance would do)."""
+
+    def __init__(self, *, revoke_during_lookup: bool = False) -> None:
+        super().__init__(ttl_seconds=60)
+        self.lookups = 0
+        self.revoke_during_lookup = revoke_during_lookup
+
+    async def _lookup(self, session: AsyncSession, key_hash: str) -> Actor | None:
+        self.lookups += 1
+        actor = await super()._lookup(session, key_hash)
+        if self.revoke_during_lookup:
+            self.forget_all()
+        return actor
+
+
+async def test_an_answer_read_before_a_revocation_is_not_kept(app: Any, keys: KeyFactory) -> None:
+    secret = (await keys.headers(Role.COUNTER))["Authorization"].removeprefix("Bearer ")
+    db = app.state.runtime.db
+    for revoke_during_lookup, lookups in ((False, 1), (True, 2)):
+        authenticator = CountingAuthenticator(revoke_during_lookup=revoke_during_lookup)
+        for _ in range(2):
+            async with db.new_session(write=False) as session:
+                assert await authenticator.authenticate(session, secret) is not None
+        assert authenticator.lookups == lookups
+
+
+async def test_the_cache_is_forgotten_again_when_the_revocation_commits(
+    app: Any, keys: KeyFactory
+) -> None:
+    secret = (await keys.headers(Role.COUNTER))["Authorization"].removeprefix("Bearer ")
+    db = app.state.runtime.db
+    authenticator = CountingAuthenticator()
+    async with db.new_session(write=True) as revoking:
+        await revoking.exec(select(ApiKey.id))
+        authenticator.forget_all_when_committed(revoking)
+        async with db.new_session(write=False) as meanwhile:  # reads before the commit
+            await authenticator.authenticate(meanwhile, secret)
+        await revoking.commit()
+    async with db.new_session(write=False) as after:
+        await authenticator.authenticate(after, secret)
+    assert authenticator.lookups == 2
