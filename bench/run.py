@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", nargs="*", default=[], help="measure only these operations (default: all)"
     )
-    return on_database(parser.parse_args(argv), _run)
+    return on_database(parser.parse_args(argv), _run, "bench")
 
 
 def server_arguments(parser: argparse.ArgumentParser, *, port: int) -> None:
@@ -312,27 +312,33 @@ def server_arguments(parser: argparse.ArgumentParser, *, port: int) -> None:
 
 
 def on_database(
-    args: argparse.Namespace, run: Callable[[argparse.Namespace, str | None], int]
+    args: argparse.Namespace,
+    run: Callable[[argparse.Namespace, str, Path, dict[str, str]], int],
+    name: str,
 ) -> int:
-    """Run with a throwaway PostgreSQL database, or with None (the run makes a SQLite file)."""
-    if args.database == "postgresql":
-        with fresh_postgres_database(args.postgres_url) as url:
-            return run(args, url)
-    return run(args, None)
-
-
-def _run(args: argparse.Namespace, postgres_url: str | None) -> int:
+    """Check for wrk, make a work folder, and run with a throwaway PostgreSQL database or a
+    SQLite file in that folder; ``run`` gets the URL and the servers' environment."""
     if shutil.which("wrk") is None:
         print("wrk is needed: apt-get install wrk", file=sys.stderr)
         return 2
-    work = Path(tempfile.mkdtemp(prefix="atelier-bench-"))
-    url = postgres_url or f"sqlite+aiosqlite:///{work / 'bench.db'}"
-    env = {
+    work = Path(tempfile.mkdtemp(prefix=f"atelier-{name}-"))
+    if args.database == "postgresql":
+        with fresh_postgres_database(args.postgres_url) as url:
+            return run(args, url, work, _server_environment(url))
+    url = f"sqlite+aiosqlite:///{work / f'{name}.db'}"
+    return run(args, url, work, _server_environment(url))
+
+
+def _server_environment(url: str) -> dict[str, str]:
+    return {
         **os.environ,
         "ATELIER_DATABASE_URL": url,
-        "ATELIER_LOG_LEVEL": "WARNING",
+        "ATELIER_LOG_LEVEL": "WARNING",  # no JSON access line, like the bare endpoint's server
         "ATELIER_TRACKING_RATE_LIMIT_PER_MINUTE": "100000000",
     }
+
+
+def _run(args: argparse.Namespace, url: str, work: Path, env: dict[str, str]) -> int:
     seeded = seed(Settings(database_url=url), args.orders)
     base = f"http://127.0.0.1:{args.port}"
     runs: list[dict[str, object]] = []

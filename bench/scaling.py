@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
@@ -62,20 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--duration", type=int, default=4)
-    return on_database(parser.parse_args(argv), _run)
+    return on_database(parser.parse_args(argv), _run, "scaling")
 
 
-def _run(args: argparse.Namespace, postgres_url: str | None) -> int:
-    if shutil.which("wrk") is None:
-        print("wrk is needed: apt-get install wrk", file=sys.stderr)
-        return 2
-    work = Path(tempfile.mkdtemp(prefix="atelier-scaling-"))
-    url = postgres_url or f"sqlite+aiosqlite:///{work / 'scaling.db'}"
-    env = {
-        **os.environ,
-        "ATELIER_DATABASE_URL": url,
-        "ATELIER_LOG_LEVEL": "WARNING",
-    }
+def _run(args: argparse.Namespace, url: str, work: Path, env: dict[str, str]) -> int:
     base = f"http://127.0.0.1:{args.port}"
     seeded_so_far = 0
     rows: list[dict[str, object]] = []
