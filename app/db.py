@@ -94,7 +94,19 @@ class Database:
     engine: AsyncEngine
     is_sqlite: bool
     _write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    _variants: dict[bool, AsyncEngine] = field(default_factory=dict)
+    _reader: AsyncEngine = field(init=False)
+    _writer: AsyncEngine = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Writers: a transaction (``BEGIN IMMEDIATE`` on SQLite). Readers: each statement its
+        # own snapshot, as under READ COMMITTED, without BEGIN/ROLLBACK around every GET
+        # (autocommit on PostgreSQL; on SQLite ``_on_begin`` emits nothing for readers).
+        if self.is_sqlite:
+            self._reader = self.engine
+            self._writer = self.engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+        else:
+            self._reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            self._writer = self.engine
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -102,20 +114,8 @@ class Database:
         return cls(engine=engine, is_sqlite=engine.dialect.name == "sqlite")
 
     def new_session(self, *, write: bool) -> AsyncSession:
-        return AsyncSession(self._bind(write), expire_on_commit=False, autoflush=False)
-
-    def _bind(self, write: bool) -> AsyncEngine:
-        """Writers: a transaction (``BEGIN IMMEDIATE`` on SQLite). Readers on PostgreSQL:
-        autocommit, each statement its own snapshot as under READ COMMITTED, without the
-        BEGIN and ROLLBACK round trips around every GET (on SQLite readers emit no BEGIN)."""
-        if self.is_sqlite and not write:
-            return self.engine
-        if write and not self.is_sqlite:
-            return self.engine
-        if write not in self._variants:
-            options = {_BEGIN_OPTION: "IMMEDIATE"} if write else {"isolation_level": "AUTOCOMMIT"}
-            self._variants[write] = self.engine.execution_options(**options)
-        return self._variants[write]
+        bind = self._writer if write else self._reader
+        return AsyncSession(bind, expire_on_commit=False, autoflush=False)
 
     @asynccontextmanager
     async def writer_slot(self) -> AsyncIterator[None]:

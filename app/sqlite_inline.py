@@ -153,9 +153,6 @@ class InlineConnection:
     def cursor(self) -> InlineCursor:
         return InlineCursor(self)
 
-    async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> InlineCursor:
-        return await self.cursor().execute(sql, parameters)
-
     async def commit(self) -> None:
         await self._patiently(self._conn.commit)
 
@@ -163,8 +160,7 @@ class InlineConnection:
         self._conn.rollback()
 
     async def close(self) -> None:
-        self._closed = True
-        self._conn.close()
+        self.stop()
 
     async def create_function(self, *args: Any, **kwargs: Any) -> None:
         self._conn.create_function(*args, **kwargs)
@@ -175,15 +171,18 @@ class InlineConnection:
         self._conn.close()
 
 
-def configure_sqlite_connection(dbapi_connection: Any, busy_timeout_seconds: float) -> None:
-    """Pragmas every SQLite connection needs; autocommit mode so we emit BEGIN ourselves."""
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_seconds * 1000)}")
-    cursor.close()
+# Autocommit mode (isolation_level=None) is set at connect, so BEGIN is ours to emit.
+_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA busy_timeout=0",  # the loop must never sleep inside SQLite: see _patiently
+)
+
+
+def _configure(conn: sqlite3.Connection) -> None:
+    for pragma in _PRAGMAS:
+        conn.execute(pragma)
 
 
 def inline_connector(database: str, busy_timeout_seconds: float) -> Callable[[], Any]:
@@ -193,8 +192,7 @@ def inline_connector(database: str, busy_timeout_seconds: float) -> Callable[[],
         uri = database.startswith("file:")
         conn = sqlite3.connect(database, uri=uri, check_same_thread=False, isolation_level=None)
         inline = InlineConnection(conn, busy_timeout_seconds)
-        # The loop must never sleep inside SQLite: busy waits happen in ``_patiently``.
-        await inline._patiently(configure_sqlite_connection, conn, 0)
+        await inline._patiently(_configure, conn)
         return inline
 
     return connect

@@ -16,6 +16,14 @@ def round_cent(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def format_cents(cents: int) -> str:
+    """Whole cents as the API writes amounts (``12345`` → ``"123.45"``), without Decimal:
+    every order representation carries several amounts."""
+    sign = "-" if cents < 0 else ""
+    whole, cent = divmod(abs(cents), 100)
+    return f"{sign}{whole}.{cent:02d}"
+
+
 @dataclass(frozen=True, slots=True)
 class Money:
     amount: Decimal

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from app.domain.amounts import Money
+from app.domain.amounts import Money, format_cents
 from app.schemas.common import ApiModel
 
 AmountText = Annotated[
@@ -38,9 +38,5 @@ class MoneyRead(BaseModel):
 
     @classmethod
     def cents(cls, cents: int, currency: str = "EUR") -> MoneyRead:
-        # Every order representation carries several amounts: integer formatting here, not
-        # Decimal arithmetic (the same text as Money.from_cents(cents).text()). Plain __init__:
-        # pydantic validates in Rust faster than model_construct assigns in Python.
-        sign = "-" if cents < 0 else ""
-        whole, cent = divmod(abs(cents), 100)
-        return cls(amount=f"{sign}{whole}.{cent:02d}", currency=currency)
+        # Plain __init__: pydantic validates in Rust faster than model_construct assigns.
+        return cls(amount=format_cents(cents), currency=currency)

@@ -7,12 +7,9 @@ stops working there at once, and on the other within ``api_key_cache_seconds``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
-from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -26,27 +23,13 @@ from app.settings import Settings
 from tests.conftest import KeyFactory
 
 
-@pytest.fixture
-def key_lookups(app: Any) -> Iterator[list[str]]:
-    """The SELECTs on api_keys the service sends."""
-    seen: list[str] = []
-
-    def capture(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if "FROM api_keys" in statement:
-            seen.append(statement)
-
-    engine = app.state.runtime.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", capture)
-    yield seen
-    event.remove(engine, "before_cursor_execute", capture)
-
-
 async def test_a_known_key_is_checked_once_then_served_from_memory(
-    client: httpx.AsyncClient, keys: KeyFactory, key_lookups: list[str]
+    client: httpx.AsyncClient, keys: KeyFactory, sent_sql: list[tuple[str, Any]]
 ) -> None:
     counter = await keys.headers(Role.COUNTER)
     for _ in range(20):
         assert (await client.get("/v1/customers", headers=counter)).status_code == 200
+    key_lookups = [statement for statement, _ in sent_sql if "FROM api_keys" in statement]
     assert len(key_lookups) == 1
 
 

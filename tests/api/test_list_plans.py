@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from app.domain.roles import Role
@@ -26,22 +24,14 @@ from tests.conftest import KeyFactory, is_postgresql
 from tests.factories import create_order
 
 
-class CapturedSelects:
-    def __init__(self) -> None:
-        self.statements: list[tuple[str, Any]] = []
-
-    def __call__(self, _conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "FROM repair_orders" in statement:
-            self.statements.append((statement, parameters))
-
-
-@pytest.fixture
-def captured(app: Any) -> Iterator[CapturedSelects]:
-    capture = CapturedSelects()
-    engine = app.state.runtime.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", capture)
-    yield capture
-    event.remove(engine, "before_cursor_execute", capture)
+def _last_order_select(sent_sql: list[tuple[str, Any]]) -> tuple[str, Any]:
+    selects = [
+        (statement, parameters)
+        for statement, parameters in sent_sql
+        if statement.lstrip().upper().startswith("SELECT") and "FROM repair_orders" in statement
+    ]
+    assert selects, "the list sent no SELECT on repair_orders"
+    return selects[-1]
 
 
 def _plan(engine: Engine, statement: str, parameters: Any) -> str:
@@ -91,7 +81,7 @@ async def test_list_pages_come_from_an_index_range(
     with_cursor: bool,
     client: httpx.AsyncClient,
     keys: KeyFactory,
-    captured: CapturedSelects,
+    sent_sql: list[tuple[str, Any]],
     clean_database: Engine,
 ) -> None:
     manager = await keys.headers(Role.MANAGER)
@@ -101,11 +91,10 @@ async def test_list_pages_come_from_an_index_range(
     path = f"/v1/repair-orders?limit=1&{query}"
     if with_cursor:
         path += f"&cursor={_cursor_for(filters)}"
-    captured.statements.clear()
+    sent_sql.clear()
     response = await client.get(path, headers=manager)
     assert response.status_code == 200, response.text
-    assert captured.statements, "the list sent no SELECT on repair_orders"
-    plan = _plan(clean_database, *captured.statements[-1])
+    plan = _plan(clean_database, *_last_order_select(sent_sql))
     _assert_index_range(plan)
     if with_cursor and name != "created range":
         # The cursor must position the index seek, not filter the rows before it.
@@ -114,13 +103,16 @@ async def test_list_pages_come_from_an_index_range(
 
 
 async def test_a_partner_s_list_comes_from_an_index_range(
-    client: httpx.AsyncClient, keys: KeyFactory, captured: CapturedSelects, clean_database: Engine
+    client: httpx.AsyncClient,
+    keys: KeyFactory,
+    sent_sql: list[tuple[str, Any]],
+    clean_database: Engine,
 ) -> None:
     partner_id = await keys.partner()
     boutique = await keys.headers(Role.PARTNER, partner_id=partner_id)
     for _ in range(2):
         await create_order(client, boutique)
-    captured.statements.clear()
+    sent_sql.clear()
     response = await client.get("/v1/repair-orders?limit=1", headers=boutique)
     assert response.status_code == 200, response.text
-    _assert_index_range(_plan(clean_database, *captured.statements[-1]))
+    _assert_index_range(_plan(clean_database, *_last_order_select(sent_sql)))
