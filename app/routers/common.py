@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response
+from starlette.routing import Match
+from starlette.types import Scope
 
 from app.deps import etag
 from app.errors import problem_responses
@@ -18,8 +20,32 @@ LOCATION_HEADER = {
 }
 
 
+class PrefixedRouter(APIRouter):
+    """A router that looks at its routes only for paths under its prefix.
+
+    FastAPI tries the routers in the order they were included and, inside each, every route's
+    pattern in turn: a request for the eleventh router was matched against the routes of the
+    ten before it (≈ 15 % of a read's CPU, docs/benchmarks.md).
+    """
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        path: str = scope.get("path", "")
+        root_path: str = scope.get("root_path", "")
+        if root_path and path.startswith(root_path):
+            path = path[len(root_path) :]
+        # A prefix with a parameter ("/v1/repair-orders/{order_id}") is checked up to it.
+        literal, parameter, _ = self.prefix.partition("{")
+        if parameter:
+            under = path.startswith(literal)
+        else:
+            under = path == literal or path.startswith(literal + "/")
+        if not under:
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
 def api_router(prefix: str, tag: str) -> APIRouter:
-    return APIRouter(prefix=prefix, tags=[tag], route_class=TransactionalRoute)
+    return PrefixedRouter(prefix=prefix, tags=[tag], route_class=TransactionalRoute)
 
 
 def documented(*statuses: int, success: int | None = None, **headers: Any) -> dict[int | str, Any]:
