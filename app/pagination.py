@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, or_
+from sqlalchemy import RowMapping, Select, and_, or_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
@@ -72,18 +72,15 @@ def decode_cursor(cursor: str, fingerprint: str) -> tuple[datetime, uuid.UUID]:
     return created_at, row_id
 
 
-async def fetch_page(
-    session: AsyncSession,
-    statement: SelectOfScalar[RowT],
-    *,
+def _seek(
+    statement: Any,
     created_at_column: Any,
     id_column: Any,
-    limit: int,
     cursor: str | None,
-    filters: Mapping[str, Any],
-) -> tuple[Sequence[RowT], str | None]:
-    """Run ``statement`` for one page; the rows must expose ``created_at`` and ``id``."""
-    fingerprint = filters_fingerprint(filters)
+    fingerprint: str,
+    limit: int,
+) -> Any:
+    """``statement`` positioned after the cursor, newest first, one row more than a page."""
     if cursor:
         after_created, after_id = decode_cursor(cursor, fingerprint)
         # The leading `created_at <= …` is what lets both databases seek the index to the
@@ -97,10 +94,47 @@ async def fetch_page(
             ),
         )
         statement = statement.where(older)
-    statement = statement.order_by(created_at_column.desc(), id_column.desc()).limit(limit + 1)
+    return statement.order_by(created_at_column.desc(), id_column.desc()).limit(limit + 1)
+
+
+async def fetch_page(
+    session: AsyncSession,
+    statement: SelectOfScalar[RowT],
+    *,
+    created_at_column: Any,
+    id_column: Any,
+    limit: int,
+    cursor: str | None,
+    filters: Mapping[str, Any],
+) -> tuple[Sequence[RowT], str | None]:
+    """Run ``statement`` for one page; the rows must expose ``created_at`` and ``id``."""
+    fingerprint = filters_fingerprint(filters)
+    statement = _seek(statement, created_at_column, id_column, cursor, fingerprint, limit)
     rows = (await session.exec(statement)).all()
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]
     last = rows[-1]
     return rows, encode_cursor(last.created_at, last.id, fingerprint)  # type: ignore[attr-defined]
+
+
+async def fetch_values_page(
+    session: AsyncSession,
+    statement: Select[Any],
+    *,
+    created_at_column: Any,
+    id_column: Any,
+    limit: int,
+    cursor: str | None,
+    filters: Mapping[str, Any],
+) -> tuple[Sequence[RowMapping], str | None]:
+    """``fetch_page`` for a Core statement: each row as its column values."""
+    fingerprint = filters_fingerprint(filters)
+    statement = _seek(statement, created_at_column, id_column, cursor, fingerprint, limit)
+    connection = await session.connection()
+    rows = (await connection.execute(statement)).mappings().all()
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    last = rows[-1]
+    return rows, encode_cursor(last["created_at"], last["id"], fingerprint)

@@ -17,6 +17,7 @@ act, and guards come last because they only make sense for a possible, permitted
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -123,6 +124,13 @@ class Decision:
 def allowed_actions(status: OrderStatus, role: Role) -> list[Action]:
     """Actions ``role`` may take from ``status`` per the table, in table order (guards aside)."""
     return [t.action for t in TRANSITIONS.values() if status in t.sources and role in t.roles]
+
+
+@functools.cache
+def allowed_action_names(status: str, role: Role) -> tuple[str, ...]:
+    """``allowed_actions`` by the stored status text, as an order's representation lists them:
+    computed once per pair (a list page presents fifty orders; the table never changes)."""
+    return tuple(action.value for action in allowed_actions(OrderStatus(status), role))
 
 
 def actions_from(status: OrderStatus) -> list[Action]:

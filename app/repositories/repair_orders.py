@@ -7,14 +7,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from sqlalchemy import RowMapping
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain.actors import Actor
 from app.models import Customer, OrderEvent, OrderNumberCounter, RepairOrder, Watch
-from app.pagination import fetch_page
+from app.pagination import fetch_values_page
 from app.repositories.counters import next_in_year
-from app.repositories.scoping import get_scoped, scoped_select
+from app.repositories.scoping import (
+    get_scoped,
+    get_scoped_values,
+    scoped_table_select,
+    table_of,
+)
+
+ORDERS = table_of(RepairOrder)
 
 
 async def next_order_sequence(session: AsyncSession, year: int) -> int:
@@ -25,6 +33,11 @@ async def get(
     session: AsyncSession, actor: Actor, order_id: uuid.UUID, *, for_update: bool = False
 ) -> RepairOrder | None:
     return await get_scoped(session, RepairOrder, order_id, actor, for_update=for_update)
+
+
+async def get_values(session: AsyncSession, actor: Actor, order_id: uuid.UUID) -> RowMapping | None:
+    """The order's column values, for presenting it (no ORM instance)."""
+    return await get_scoped_values(session, RepairOrder, order_id, actor)
 
 
 async def add(session: AsyncSession, order: RepairOrder) -> RepairOrder:
@@ -64,42 +77,43 @@ class OrderFilters:
 
 async def list_page(
     session: AsyncSession, actor: Actor, filters: OrderFilters, *, limit: int, cursor: str | None
-) -> tuple[Sequence[RepairOrder], str | None]:
-    statement = scoped_select(RepairOrder, actor)
+) -> tuple[Sequence[RowMapping], str | None]:
+    """One page of orders, each as its column values."""
+    orders = ORDERS.c
+    statement = scoped_table_select(RepairOrder, actor)
     if filters.statuses:
-        statement = statement.where(col(RepairOrder.status).in_(filters.statuses))
+        statement = statement.where(orders.status.in_(filters.statuses))
     for column, value in (
-        (RepairOrder.customer_id, filters.customer_id),
-        (RepairOrder.watch_id, filters.watch_id),
-        (RepairOrder.partner_id, filters.partner_id),
-        (RepairOrder.technician_key_id, filters.technician),
+        (orders.customer_id, filters.customer_id),
+        (orders.watch_id, filters.watch_id),
+        (orders.partner_id, filters.partner_id),
+        (orders.technician_key_id, filters.technician),
     ):
         if value is not None:
-            statement = statement.where(col(column) == value)
+            statement = statement.where(column == value)
     if filters.created_after:
-        statement = statement.where(col(RepairOrder.created_at) > filters.created_after)
+        statement = statement.where(orders.created_at > filters.created_after)
     if filters.created_before:
-        statement = statement.where(col(RepairOrder.created_at) < filters.created_before)
+        statement = statement.where(orders.created_at < filters.created_before)
     if filters.updated_after:
-        statement = statement.where(col(RepairOrder.updated_at) > filters.updated_after)
+        statement = statement.where(orders.updated_at > filters.updated_after)
     if filters.promised_before:
-        statement = statement.where(col(RepairOrder.promised_date) < filters.promised_before)
+        statement = statement.where(orders.promised_date < filters.promised_before)
     if filters.q:
         pattern = f"%{filters.q}%"
-        matching_customers = select(Customer.id).where(col(Customer.name).ilike(pattern))
-        matching_watches = select(Watch.id).where(col(Watch.serial).ilike(pattern))
+        customers, watches = table_of(Customer).c, table_of(Watch).c
         statement = statement.where(
             or_(
-                col(RepairOrder.number).ilike(pattern),
-                col(RepairOrder.customer_id).in_(matching_customers),
-                col(RepairOrder.watch_id).in_(matching_watches),
+                orders.number.ilike(pattern),
+                orders.customer_id.in_(select(customers.id).where(customers.name.ilike(pattern))),
+                orders.watch_id.in_(select(watches.id).where(watches.serial.ilike(pattern))),
             )
         )
-    return await fetch_page(
+    return await fetch_values_page(
         session,
         statement,
-        created_at_column=col(RepairOrder.created_at),
-        id_column=col(RepairOrder.id),
+        created_at_column=orders.created_at,
+        id_column=orders.id,
         limit=limit,
         cursor=cursor,
         filters={**vars(filters), "statuses": sorted(filters.statuses)},

@@ -6,9 +6,12 @@ no query can forget the partner filter (OWASP API1:2023). Staff roles see every 
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
+from sqlalchemy import RowMapping
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
@@ -48,6 +51,49 @@ async def get_scoped(
     if for_update:
         statement = statement.with_for_update()
     return (await session.exec(statement)).first()
+
+
+def table_of(model: type[SQLModel]) -> sa.Table:
+    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
+def scoped_table_select(model: type[SQLModel], actor: Actor) -> sa.Select[Any]:
+    """``scoped_select`` for the hot read paths: plain rows of the table, no ORM instances.
+
+    Loading ORM instances (identity map, attribute instrumentation, pydantic's table-model
+    set-up) is most of a read's database cost, and a representation needs none of it
+    (docs/benchmarks.md).
+    """
+    table = table_of(model)
+    statement = sa.select(table)
+    partner_id = partner_scope(actor)
+    if partner_id is not None:
+        statement = statement.where(table.c.partner_id == partner_id)
+    return statement
+
+
+@functools.cache
+def _row_by_id(table: sa.Table, scoped: bool) -> sa.Select[Any]:
+    # Built once: bound parameters keep SQLAlchemy's compiled-statement cache warm.
+    statement = sa.select(table).where(table.c.id == sa.bindparam("row_id"))
+    if scoped:
+        statement = statement.where(table.c.partner_id == sa.bindparam("partner_id"))
+    return statement
+
+
+async def get_scoped_values(
+    session: AsyncSession, model: type[SQLModel], row_id: uuid.UUID, actor: Actor
+) -> RowMapping | None:
+    """The column values of one row the actor may see, without building an ORM instance."""
+    partner_id = partner_scope(actor)
+    statement = _row_by_id(table_of(model), partner_id is not None)
+    parameters: dict[str, Any] = {"row_id": row_id}
+    if partner_id is not None:
+        parameters["partner_id"] = partner_id
+    connection = await session.connection()
+    row: RowMapping | None = (await connection.execute(statement, parameters)).mappings().first()
+    return row
 
 
 def _partner_column(model: type[SQLModel]) -> Any:

@@ -2,10 +2,45 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy import RowMapping
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.models import RepairOrder, Watch
+from app.models import OrderEvent, RepairOrder, Watch
+from app.repositories.scoping import table_of
+
+_orders, _watches, _events = table_of(RepairOrder), table_of(Watch), table_of(OrderEvent)
+
+# What the customer's page shows, read as plain values (no ORM instances) and built once, so
+# the public page — the most requested one — costs two short queries.
+_ORDER_WITH_WATCH = (
+    sa.select(
+        _orders.c.id,
+        _orders.c.number,
+        _orders.c.status,
+        _orders.c.outcome,
+        _orders.c.promised_date,
+        _orders.c.currency,
+        _orders.c.deposit_cents,
+        _orders.c.preapproved_ceiling_cents,
+        _orders.c.approved_total_cents,
+        _orders.c.fee_due_cents,
+        _orders.c.free_of_charge,
+        _watches.c.brand.label("watch_brand"),
+        _watches.c.model.label("watch_model"),
+    )
+    .select_from(_orders.outerjoin(_watches, _watches.c.id == _orders.c.watch_id))
+    .where(_orders.c.tracking_token == sa.bindparam("token"))
+)
+_STATUS_CHANGES = (
+    sa.select(_events.c.from_status, _events.c.to_status, _events.c.occurred_at)
+    .where(_events.c.order_id == sa.bindparam("order_id"))
+    .order_by(_events.c.sequence)
+)
 
 
 async def order_by_token(session: AsyncSession, token: str) -> RepairOrder | None:
@@ -13,5 +48,17 @@ async def order_by_token(session: AsyncSession, token: str) -> RepairOrder | Non
     return (await session.exec(statement)).first()
 
 
-async def watch_of(session: AsyncSession, order: RepairOrder) -> Watch | None:
-    return await session.get(Watch, order.watch_id)
+async def tracked_order(session: AsyncSession, token: str) -> RowMapping | None:
+    """The tracked order's public columns and its watch's brand and model."""
+    connection = await session.connection()
+    result = await connection.execute(_ORDER_WITH_WATCH, {"token": token})
+    return result.mappings().first()
+
+
+async def status_changes(
+    session: AsyncSession, order_id: uuid.UUID
+) -> list[tuple[str | None, str, datetime]]:
+    """(from_status, to_status, occurred_at) of every event, oldest first."""
+    connection = await session.connection()
+    result = await connection.execute(_STATUS_CHANGES, {"order_id": order_id})
+    return [(row.from_status, row.to_status, row.occurred_at) for row in result]

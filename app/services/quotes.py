@@ -101,7 +101,11 @@ class QuoteState:
 
 
 async def state_of(session: AsyncSession, order: RepairOrder, settings: Settings) -> QuoteState:
-    revisions = await quote_repository.revisions_of(session, order.id)
+    return await quote_state(session, order.id, settings)
+
+
+async def quote_state(session: AsyncSession, order_id: uuid.UUID, settings: Settings) -> QuoteState:
+    revisions = await quote_repository.revisions_of(session, order_id)
     lines = await quote_repository.lines_of(session, [r.id for r in revisions])
     return QuoteState(revisions, lines, VatRegime(settings.vat_regime))
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import RowMapping
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain.actors import Actor
+from app.domain.amounts import format_cents
 from app.domain.errors import BusinessValidationError, Conflict, NotFound
 from app.domain.handback import (
     INTAKE_CORRECTION_ACTION,
@@ -29,7 +31,6 @@ from app.repositories import repair_orders as order_repository
 from app.repositories.scoping import get_scoped, partner_scope
 from app.schemas.customers import CustomerCreate
 from app.schemas.measurements import PreDiagnosisReview
-from app.schemas.money import MoneyRead
 from app.schemas.repair_orders import (
     InboundShipment,
     IntakeCorrection,
@@ -193,6 +194,14 @@ async def get(session: AsyncSession, actor: Actor, order_id: uuid.UUID) -> Repai
     return order
 
 
+async def read(session: AsyncSession, actor: Actor, order_id: uuid.UUID) -> RowMapping:
+    """The order's column values, to present it (a read builds no ORM instance)."""
+    values = await order_repository.get_values(session, actor, order_id)
+    if values is None:
+        raise NotFound(f"No repair order with id {order_id}.")
+    return values
+
+
 async def events(session: AsyncSession, actor: Actor, order_id: uuid.UUID) -> Sequence[OrderEvent]:
     order = await get(session, actor, order_id)
     return await order_repository.events_of(session, order.id)
@@ -204,7 +213,7 @@ async def list_page(
     filters: order_repository.OrderFilters,
     limit: int,
     cursor: str | None,
-) -> tuple[Sequence[RepairOrder], str | None]:
+) -> tuple[Sequence[RowMapping], str | None]:
     return await order_repository.list_page(session, actor, filters, limit=limit, cursor=cursor)
 
 
@@ -299,24 +308,31 @@ async def record_shipment(
     return order
 
 
-def billing(order: RepairOrder) -> dict[str, MoneyRead | None]:
-    """The order's money, as its representation shows it."""
-    currency = order.currency
+def billing(values: Mapping[Any, Any]) -> dict[str, dict[str, str] | None]:
+    """The order's money as its representation writes it, from its column values.
+
+    Plain ``{"amount", "currency"}`` mappings: the response model validates them along with
+    the rest of the order in one pass (a list page presents fifty orders)."""
+    currency = values["currency"]
     due, refund = balance_in_cents(
-        approved_total=order.approved_total_cents,
-        fee_due=order.fee_due_cents,
-        deposit=order.deposit_cents,
-        free_of_charge=order.free_of_charge,
+        approved_total=values["approved_total_cents"],
+        fee_due=values["fee_due_cents"],
+        deposit=values["deposit_cents"],
+        free_of_charge=values["free_of_charge"],
     )
-    ceiling = order.preapproved_ceiling_cents
+    ceiling = values["preapproved_ceiling_cents"]
     return {
-        "deposit": MoneyRead.cents(order.deposit_cents, currency),
-        "preapproved_ceiling": MoneyRead.cents(ceiling, currency) if ceiling is not None else None,
-        "approved_total": MoneyRead.cents(order.approved_total_cents, currency),
-        "fee_due": MoneyRead.cents(order.fee_due_cents, currency),
-        "amount_due": MoneyRead.cents(due, currency),
-        "refund_due": MoneyRead.cents(refund, currency),
+        "deposit": _money(values["deposit_cents"], currency),
+        "preapproved_ceiling": _money(ceiling, currency) if ceiling is not None else None,
+        "approved_total": _money(values["approved_total_cents"], currency),
+        "fee_due": _money(values["fee_due_cents"], currency),
+        "amount_due": _money(due, currency),
+        "refund_due": _money(refund, currency),
     }
+
+
+def _money(cents: int, currency: str) -> dict[str, str]:
+    return {"amount": format_cents(cents), "currency": currency}
 
 
 PRE_DIAGNOSIS_REVIEW_ACTION = "review_pre_diagnosis"

@@ -16,7 +16,6 @@ from app.domain.quoting import VatRegime, fee_line, line_total
 from app.domain.roles import Role
 from app.domain.tracking import StatusChange, label, timeline
 from app.models import RepairOrder
-from app.repositories import repair_orders as order_repository
 from app.repositories import tracking as tracking_repository
 from app.schemas.money import MoneyRead
 from app.schemas.tracking import (
@@ -49,24 +48,18 @@ async def order_for_token(session: AsyncSession, token: str) -> RepairOrder:
 async def view(
     session: AsyncSession, token: str, language: Language, settings: Settings
 ) -> TrackingView:
-    order = await order_for_token(session, token)
-    watch = await tracking_repository.watch_of(session, order)
-    events = await order_repository.events_of(session, order.id)
+    order = await tracking_repository.tracked_order(session, token)
+    if order is None:
+        raise NotFound(UNKNOWN_TOKEN)
     changes = [
-        StatusChange(
-            OrderStatus(e.from_status) if e.from_status else None,
-            OrderStatus(e.to_status),
-            e.occurred_at,
-        )
-        for e in events
+        StatusChange(OrderStatus(from_status) if from_status else None, OrderStatus(to), at)
+        for from_status, to, at in await tracking_repository.status_changes(session, order["id"])
     ]
-    status = OrderStatus(order.status)
-    quotes = await quote_service.state_of(session, order, settings)
+    status = OrderStatus(order["status"])
+    quotes = await quote_service.quote_state(session, order["id"], settings)
     return TrackingView(
-        order_number=order.number,
-        watch=TrackedWatch(
-            brand=watch.brand if watch else "", model=watch.model if watch else None
-        ),
+        order_number=order["number"],
+        watch=TrackedWatch(brand=order["watch_brand"] or "", model=order["watch_model"]),
         status=status.value,
         status_label=label(status, language),
         language=language,
@@ -74,10 +67,10 @@ async def view(
             TimelineStepRead(status=step.status.value, label=step.label, at=step.at)
             for step in timeline(changes, language)
         ],
-        promised_date=order.promised_date,
-        outcome=order.outcome,
+        promised_date=order["promised_date"],
+        outcome=order["outcome"],
         quote=_public_quote(quotes),
-        amount_due=billing(order)["amount_due"] or MoneyRead.cents(0),
+        amount_due=MoneyRead.model_validate(billing(order)["amount_due"]),
         workshop=WorkshopContact(
             name=settings.workshop_name,
             address=settings.workshop_address,
