@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import date
 
+from sqlalchemy import bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -41,13 +42,16 @@ async def services_by_codes(session: AsyncSession, codes: set[str]) -> dict[str,
     return {s.code: s for s in (await session.exec(statement)).all()}
 
 
+# Built once: every view of an order (its tracking page too) asks for its quote revisions.
+_REVISIONS_OF_ORDER = (
+    select(QuoteRevision)
+    .where(col(QuoteRevision.order_id) == bindparam("order_id"))
+    .order_by(col(QuoteRevision.number))
+)
+
+
 async def revisions_of(session: AsyncSession, order_id: uuid.UUID) -> Sequence[QuoteRevision]:
-    statement = (
-        select(QuoteRevision)
-        .where(col(QuoteRevision.order_id) == order_id)
-        .order_by(col(QuoteRevision.number))
-    )
-    return (await session.exec(statement)).all()
+    return (await session.exec(_REVISIONS_OF_ORDER, params={"order_id": order_id})).all()
 
 
 async def lines_of(
