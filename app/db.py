@@ -51,8 +51,9 @@ def ensure_sqlite_directory(url: str) -> None:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def create_engine_for(settings: Settings) -> AsyncEngine:
-    """Build the async engine for the configured database."""
+def create_engine_for(settings: Settings, *, autocommit: bool = False) -> AsyncEngine:
+    """Build the async engine for the configured database (``autocommit``: PostgreSQL
+    connections that run each statement on its own, for readers)."""
     url = async_database_url(settings.database_url)
     ensure_sqlite_directory(url)
     if make_url(url).get_backend_name() == "sqlite":
@@ -84,6 +85,7 @@ def create_engine_for(settings: Settings) -> AsyncEngine:
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
         pool_recycle=1800,
+        **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
     )
 
 
@@ -93,6 +95,8 @@ class Database:
 
     engine: AsyncEngine
     is_sqlite: bool
+    # PostgreSQL: a pool of autocommit connections for reads (None: read through ``engine``).
+    reader_engine: AsyncEngine | None = None
     _write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _reader: AsyncEngine = field(init=False)
     _writer: AsyncEngine = field(init=False)
@@ -100,18 +104,30 @@ class Database:
     def __post_init__(self) -> None:
         # Writers: a transaction (``BEGIN IMMEDIATE`` on SQLite). Readers: each statement its
         # own snapshot, as under READ COMMITTED, without BEGIN/ROLLBACK around every GET
-        # (autocommit on PostgreSQL; on SQLite ``_on_begin`` emits nothing for readers).
+        # (on SQLite ``_on_begin`` emits nothing for readers; on PostgreSQL the readers' pool
+        # is in autocommit from the start — switching a shared connection to autocommit and
+        # back on every checkout cost more than the query, docs/benchmarks.md).
         if self.is_sqlite:
             self._reader = self.engine
             self._writer = self.engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
         else:
-            self._reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            self._reader = self.reader_engine or self.engine.execution_options(
+                isolation_level="AUTOCOMMIT"
+            )
             self._writer = self.engine
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
         engine = create_engine_for(settings)
-        return cls(engine=engine, is_sqlite=engine.dialect.name == "sqlite")
+        if engine.dialect.name == "sqlite":
+            return cls(engine=engine, is_sqlite=True)
+        reader = create_engine_for(settings, autocommit=True)
+        return cls(engine=engine, is_sqlite=False, reader_engine=reader)
+
+    def engines(self) -> tuple[AsyncEngine, ...]:
+        """Every engine with a pool of its own (one on SQLite, writers' and readers' on
+        PostgreSQL)."""
+        return (self.engine,) if self.reader_engine is None else (self.engine, self.reader_engine)
 
     def new_session(self, *, write: bool) -> AsyncSession:
         bind = self._writer if write else self._reader
@@ -127,4 +143,5 @@ class Database:
             yield
 
     async def dispose(self) -> None:
-        await self.engine.dispose()
+        for engine in self.engines():
+            await engine.dispose()

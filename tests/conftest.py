@@ -160,16 +160,19 @@ async def client(app: Any, clean_database: Engine) -> AsyncIterator[httpx.AsyncC
 
 @pytest.fixture
 def sent_sql(app: Any) -> Iterator[list[tuple[str, Any]]]:
-    """Every statement the app's engine sends, with its parameters, in order."""
+    """Every statement the app's engines send (readers' and writers'), with its parameters, in
+    order."""
     sent: list[tuple[str, Any]] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         sent.append((statement, parameters))
 
-    engine = app.state.runtime.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
+    engines = [engine.sync_engine for engine in app.state.runtime.db.engines()]
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     yield sent
-    event.remove(engine, "before_cursor_execute", record)
+    for engine in engines:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 class KeyFactory:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from app.domain.roles import Role
@@ -66,6 +68,26 @@ async def test_unknown_path_and_wrong_method_are_problems(client: httpx.AsyncCli
     assert wrong_method.status_code == 405
     assert wrong_method.headers["content-type"] == PROBLEM
     assert "GET" in wrong_method.headers["allow"]
+
+
+async def test_routes_are_found_under_a_parameterised_prefix_and_behind_a_proxy_prefix(
+    app: Any, client: httpx.AsyncClient, keys: KeyFactory
+) -> None:
+    # Each router only looks at paths under its prefix; the quotes router's prefix holds a
+    # parameter (/v1/repair-orders/{order_id}), and a proxy may mount the API under a root path.
+    counter = await keys.headers(Role.COUNTER)
+    missing_order = "/v1/repair-orders/00000000-0000-4000-8000-000000000000/quotes"
+    found = await client.get(missing_order, headers=counter)
+    assert found.status_code == 404
+    assert "No repair order" in found.json()["detail"]  # the order is missing, not the route
+    proxied = httpx.ASGITransport(app=app, root_path="/atelier")
+    async with httpx.AsyncClient(transport=proxied, base_url="http://testserver") as behind:
+        listed = await behind.get("/atelier/v1/customers", headers=counter)
+        assert listed.status_code == 200
+        nothing = await behind.get("/atelier/v1/nothing", headers=counter)
+        assert nothing.json()["detail"] == "No resource at this address."
+    unmounted = await client.get("/atelier/v1/customers", headers=counter)
+    assert unmounted.json()["detail"] == "No resource at this address."
 
 
 async def test_admin_issues_a_key_shown_once_and_it_works(
