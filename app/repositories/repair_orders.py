@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import RowMapping
 from sqlmodel import col, or_, select
@@ -77,7 +78,7 @@ class OrderFilters:
 
 async def list_page(
     session: AsyncSession, actor: Actor, filters: OrderFilters, *, limit: int, cursor: str | None
-) -> tuple[Sequence[RowMapping], str | None]:
+) -> tuple[Sequence[dict[str, Any]], str | None]:
     """One page of orders, each as its column values."""
     orders = ORDERS.c
     statement = scoped_table_select(RepairOrder, actor)

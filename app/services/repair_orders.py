@@ -213,7 +213,7 @@ async def list_page(
     filters: order_repository.OrderFilters,
     limit: int,
     cursor: str | None,
-) -> tuple[Sequence[RowMapping], str | None]:
+) -> tuple[Sequence[dict[str, Any]], str | None]:
     return await order_repository.list_page(session, actor, filters, limit=limit, cursor=cursor)
 
 
