@@ -369,30 +369,50 @@ def _run(args: argparse.Namespace, url: str, work: Path, env: dict[str, str]) ->
     return 0
 
 
+# The issue's targets, per operation: share of the bare endpoint's requests/s, and p99.
+READS = ("get_order", "list_filtered", "tracking_view")
+WRITES = ("create_order", "transition")
+TARGET_SHARE = {**dict.fromkeys(READS, 0.30), **dict.fromkeys(WRITES, 0.10)}
+TARGET_P99_MS = 50.0
+
+
 def summary(runs: list[dict[str, object]]) -> str:
-    """A Markdown table: medians over repeats, ratios to the bare endpoint, and the spread."""
+    """A Markdown table: medians over repeats, ratios to the bare endpoint, the spread, and
+    whether the operation meets its targets (share of the bare endpoint's req/s, p99)."""
     by_operation: dict[str, list[tuple[dict, dict]]] = {}
     for run in runs:
         operation, bare = run["operation"], run["bare"]
         by_operation.setdefault(operation["operation"], []).append((operation, bare))  # type: ignore[index]
     header = (
         "| operation | req/s (median) | vs bare | p50 ms | p99 ms | CPU ms/req | vs bare "
-        "| spread req/s | errors |"
+        "| spread req/s | errors | target (vs bare, p99) |"
     )
-    lines = [header, "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [header, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, pairs in by_operation.items():
         rps = [o["requests_per_second"] for o, _ in pairs]
-        ratio = [o["requests_per_second"] / b["requests_per_second"] for o, b in pairs]
+        ratio = statistics.median(
+            o["requests_per_second"] / b["requests_per_second"] for o, b in pairs
+        )
+        p99 = statistics.median(o["p99_ms"] for o, _ in pairs)
         cpu_ratio = [o["cpu_ms_per_request"] / max(b["cpu_ms_per_request"], 1e-9) for o, b in pairs]
         lines.append(
-            f"| {name} | {statistics.median(rps):.0f} | {statistics.median(ratio):.0%} "
+            f"| {name} | {statistics.median(rps):.0f} | {ratio:.0%} "
             f"| {statistics.median(o['p50_ms'] for o, _ in pairs):.1f} "
-            f"| {statistics.median(o['p99_ms'] for o, _ in pairs):.1f} "
+            f"| {p99:.1f} "
             f"| {statistics.median(o['cpu_ms_per_request'] for o, _ in pairs):.2f} "
             f"| {statistics.median(cpu_ratio):.1f}× | {min(rps):.0f}–{max(rps):.0f} "
-            f"| {sum(o['errors'] for o, _ in pairs)} |"
+            f"| {sum(o['errors'] for o, _ in pairs)} | {_verdict(name, ratio, p99)} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _verdict(name: str, ratio: float, p99_ms: float) -> str:
+    share = TARGET_SHARE.get(name)
+    if share is None:
+        return "–"
+    share_met = "met" if ratio >= share else "not met"
+    p99_met = "met" if p99_ms < TARGET_P99_MS else "not met"
+    return f"≥ {share:.0%}: {share_met}; < {TARGET_P99_MS:.0f} ms: {p99_met}"
 
 
 if __name__ == "__main__":

@@ -1,0 +1,40 @@
+"""The benchmark's report: medians over repeats, ratios to the bare endpoint of the same repeat,
+and each operation judged against the issue's targets."""
+
+from __future__ import annotations
+
+from bench.run import summary
+
+
+def _run(repeat: int, name: str, rps: float, p99: float, bare_rps: float) -> dict[str, object]:
+    def measure(operation: str, rps: float, p99: float, cpu: float) -> dict[str, object]:
+        return {
+            "operation": operation,
+            "requests_per_second": rps,
+            "p50_ms": p99 / 2,
+            "p99_ms": p99,
+            "cpu_ms_per_request": cpu,
+            "errors": 0,
+        }
+
+    return {
+        "repeat": repeat,
+        "bare": measure("bare", bare_rps, 5.0, 0.1),
+        "operation": measure(name, rps, p99, 0.4),
+    }
+
+
+def test_medians_and_ratios_are_per_repeat_and_targets_are_judged() -> None:
+    runs = [
+        _run(0, "get_order", 3_000, 20.0, 10_000),  # 30 %
+        _run(1, "get_order", 2_000, 30.0, 5_000),  # 40 %
+        _run(2, "get_order", 1_000, 90.0, 10_000),  # 10 %
+        _run(0, "transition", 500, 60.0, 10_000),  # 5 %
+    ]
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in summary(runs).splitlines()[2:]}
+    get_order = rows["get_order"].split(" | ")
+    assert get_order[1:3] == ["2000", "30%"]  # median req/s; median of the three ratios
+    assert get_order[4] == "30.0"  # median p99
+    assert get_order[7] == "1000–3000"
+    assert rows["get_order"].endswith("≥ 30%: met; < 50 ms: met |")
+    assert rows["transition"].endswith("≥ 10%: not met; < 50 ms: not met |")
