@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 
-async def next_in_year(session: AsyncSession, counter: type[SQLModel], year: int) -> int:
-    """Allocate the next value of ``year`` atomically: an upsert that holds the counter's row
-    until the transaction ends, so concurrent requests queue and none reuses a value."""
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
+@functools.cache
+def _increment(counter: type[SQLModel], dialect: str) -> Any:
+    # Built once per counter and dialect: constructing the upsert cost more than running it.
     insert: Any = pg_insert if dialect == "postgresql" else sqlite_insert
     table = counter.__table__  # type: ignore[attr-defined]
-    statement = (
+    return (
         insert(table)
-        .values(year=year, last_value=1)
+        .values(year=bindparam("year"), last_value=1)
         .on_conflict_do_update(
             index_elements=[table.c.year], set_={"last_value": table.c.last_value + 1}
         )
         .returning(table.c.last_value)
     )
-    result = await session.exec(statement)
+
+
+async def next_in_year(session: AsyncSession, counter: type[SQLModel], year: int) -> int:
+    """Allocate the next value of ``year`` atomically: an upsert that holds the counter's row
+    until the transaction ends, so concurrent requests queue and none reuses a value."""
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    result = await session.exec(_increment(counter, dialect), params={"year": year})
     return int(result.scalar_one())
