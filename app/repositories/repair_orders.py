@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import RowMapping
+from sqlalchemy import RowMapping, insert
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,6 +24,7 @@ from app.repositories.scoping import (
 )
 
 ORDERS = table_of(RepairOrder)
+_INSERT_EVENT = insert(table_of(OrderEvent))
 
 
 async def next_order_sequence(session: AsyncSession, year: int) -> int:
@@ -48,8 +49,10 @@ async def add(session: AsyncSession, order: RepairOrder) -> RepairOrder:
 
 
 async def append_event(session: AsyncSession, event: OrderEvent) -> OrderEvent:
-    session.add(event)
+    """Write the pending change the event records, then the event: a row of its own statement,
+    as the log is append-only and nothing needs to track it."""
     await session.flush()
+    await session.exec(_INSERT_EVENT, params=event.model_dump())
     return event
 
 

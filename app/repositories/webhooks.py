@@ -6,29 +6,76 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, exists, func, or_, update
+from sqlalchemy import and_, bindparam, exists, func, insert, or_, update
 from sqlalchemy.orm import aliased
-from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain.actors import Actor
 from app.domain.webhooks import DeliveryStatus
 from app.models import CustomerNotification, OutboxMessage, WebhookDelivery, WebhookSubscription
-from app.repositories.scoping import get_scoped, scoped_select
+from app.repositories.scoping import get_scoped, scoped_select, table_of
+
+_SUBSCRIPTIONS = table_of(WebhookSubscription)
+_INSERT_MESSAGE = insert(table_of(OutboxMessage))
+_INSERT_DELIVERY = insert(table_of(WebhookDelivery))
+# Built once (the hot write paths ask on every event): the staff's subscriptions, and those a
+# partner's order also reaches.
+_STAFF_SUBSCRIBERS = select(_SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.event_types).where(
+    _SUBSCRIPTIONS.c.active.is_(True), _SUBSCRIPTIONS.c.partner_id.is_(None)
+)
+_PARTNER_SUBSCRIBERS = select(_SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.event_types).where(
+    _SUBSCRIPTIONS.c.active.is_(True),
+    or_(
+        _SUBSCRIPTIONS.c.partner_id.is_(None),
+        _SUBSCRIPTIONS.c.partner_id == bindparam("partner_id"),
+    ),
+)
 
 
 async def subscribers(
     session: AsyncSession, event_type: str, partner_id: uuid.UUID | None
-) -> Sequence[WebhookSubscription]:
-    """Active subscriptions interested in ``event_type`` for an order of ``partner_id``: staff
-    subscriptions (no partner) and the order's own partner's."""
-    statement = select(WebhookSubscription).where(col(WebhookSubscription.active).is_(True))
-    owner: ColumnElement[bool] = col(WebhookSubscription.partner_id).is_(None)
-    if partner_id is not None:
-        owner = or_(owner, col(WebhookSubscription.partner_id) == partner_id)
-    rows = (await session.exec(statement.where(owner))).all()
-    return [row for row in rows if not row.event_types or event_type in row.event_types]
+) -> list[uuid.UUID]:
+    """The ids of the active subscriptions interested in ``event_type`` for an order of
+    ``partner_id``: staff subscriptions (no partner) and the order's own partner's."""
+    if partner_id is None:
+        rows = await session.exec(_STAFF_SUBSCRIBERS)
+    else:
+        rows = await session.exec(_PARTNER_SUBSCRIBERS, params={"partner_id": partner_id})
+    return [
+        subscription_id
+        for subscription_id, event_types in rows
+        if not event_types or event_type in event_types
+    ]
+
+
+async def add_message(session: AsyncSession, message: OutboxMessage) -> None:
+    """Insert a message with its own statement: messages are never changed, so nothing needs
+    to track them."""
+    await session.exec(_INSERT_MESSAGE, params=message.model_dump())
+
+
+async def add_deliveries(
+    session: AsyncSession,
+    message: OutboxMessage,
+    subscription_ids: Sequence[uuid.UUID],
+    now: datetime,
+) -> None:
+    """Queue the message for each subscription (the dispatcher sends them)."""
+    if not subscription_ids:
+        return
+    rows = [
+        {
+            "message_id": message.id,
+            "subscription_id": subscription_id,
+            "order_id": message.order_id,
+            "status": DeliveryStatus.PENDING.value,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for subscription_id in subscription_ids
+    ]
+    await session.exec(_INSERT_DELIVERY, params=rows)
 
 
 async def subscription(

@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.domain.webhooks import DeliveryStatus, EventType
-from app.models import OutboxMessage, RepairOrder, WebhookDelivery, WebhookSubscription
+from app.domain.webhooks import EventType
+from app.models import OutboxMessage, RepairOrder, WebhookSubscription
 from app.repositories import webhooks as webhook_repository
 
 
@@ -47,25 +47,13 @@ async def emit(
         payload=payload,
         created_at=now,
     )
-    session.add(message)
-    await session.flush()
+    await webhook_repository.add_message(session, message)
     targets = (
-        [only]
+        [only.id]
         if only is not None
         else await webhook_repository.subscribers(
             session, event_type.value, order.partner_id if order is not None else None
         )
     )
-    for subscription in targets:
-        session.add(
-            WebhookDelivery(
-                message_id=message.id,
-                subscription_id=subscription.id,
-                order_id=message.order_id,
-                status=DeliveryStatus.PENDING.value,
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
-    await session.flush()
+    await webhook_repository.add_deliveries(session, message, targets, now)
     return message
