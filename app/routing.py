@@ -22,6 +22,7 @@ from app.errors import problem_response
 from app.models import IdempotencyRecord
 from app.repositories import idempotency as idempotency_repository
 from app.runtime import Runtime
+from app.services import records
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 IDEMPOTENCY_HEADER = "idempotency-key"
@@ -159,10 +160,9 @@ async def _claim_idempotency_key(
         response_body="",
         created_at=runtime.clock(),
     )
-    session.add(record)
     try:
         # On PostgreSQL this waits for a concurrent request holding the same key, then fails.
-        await session.flush()
+        await records.insert(session, record)
     except IntegrityError:
         return problem_response(
             409, "idempotency-key-in-use", "Request already in progress",

@@ -20,6 +20,7 @@ from app.domain.lifecycle import OrderStatus
 from app.domain.notifications import compose, is_announced, should_notify
 from app.domain.tracking import label
 from app.models import Customer, CustomerNotification, RepairOrder, Watch
+from app.services import records
 from app.settings import Settings
 
 logger = logging.getLogger("atelier.notifications")
@@ -60,9 +61,7 @@ async def enqueue(
         next_attempt_at=now,
         created_at=now,
     )
-    session.add(notification)
-    await session.flush()
-    return notification
+    return await records.insert(session, notification)
 
 
 class Notifier(Protocol):

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
+from sqlalchemy import Insert
+from sqlalchemy import insert as insert_into
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain.actors import Actor
 from app.domain.errors import NotFound, VersionMismatch
-from app.repositories.scoping import get_scoped
+from app.repositories.scoping import get_scoped, table_of
 
 Row = TypeVar("Row", bound=SQLModel)
 
@@ -68,4 +72,22 @@ async def apply_update(
 async def add(session: AsyncSession, row: Row) -> Row:
     session.add(row)
     await session.flush()
+    return row
+
+
+@functools.cache
+def _insert_into(model: type[SQLModel]) -> Insert:
+    return insert_into(table_of(model))
+
+
+async def insert(session: AsyncSession, row: Row) -> Row:
+    """Write a new row at once with its own INSERT, then track it as if a flush had written it.
+
+    A flush of one new row costs about five times the CPU of its INSERT alone, and one flush of
+    several new rows cannot replace it: without relationships, the unit of work orders the
+    inserts of different tables by class name, not by foreign key. So the write paths insert
+    their new rows this way, parents first."""
+    await session.exec(_insert_into(type(row)), params=row.model_dump())
+    make_transient_to_detached(row)
+    session.add(row)
     return row

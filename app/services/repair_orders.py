@@ -65,7 +65,7 @@ async def _resolve_customer(
             created_at=now,
             updated_at=now,
         )
-        return await records.add(session, customer)
+        return await records.insert(session, customer)
     existing = await get_scoped(session, Customer, reference.id, actor)
     if existing is None:
         raise BusinessValidationError(f"No customer with id {reference.id}.", "/customer/id")
@@ -79,7 +79,7 @@ async def _resolve_watch(
         values = reference.model_dump()
         values["customer_id"] = owner.id
         watch = Watch(**values, partner_id=partner_scope(actor), created_at=now, updated_at=now)
-        return await records.add(session, watch)
+        return await records.insert(session, watch)
     existing = await get_scoped(session, Watch, reference.id, actor)
     if existing is None:
         raise BusinessValidationError(f"No watch with id {reference.id}.", "/watch/id")
@@ -178,7 +178,7 @@ async def create(
         order.deposit_cents = payload.deposit.to_money().to_cents()
     if payload.preapproved_ceiling is not None:
         order.preapproved_ceiling_cents = payload.preapproved_ceiling.to_money().to_cents()
-    await order_repository.add(session, order)
+    await records.insert(session, order)
     await order_repository.append_event(
         session,
         order_event(order, actor, now, CREATE_ACTION, {"channel": actor.role.value}),
