@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.models import IdempotencyRecord
 
+# Built once: every POST carrying an Idempotency-Key looks its key up first.
+_BY_KEY = select(IdempotencyRecord).where(
+    col(IdempotencyRecord.scope) == bindparam("scope"),
+    col(IdempotencyRecord.key) == bindparam("key"),
+)
+
 
 async def find(session: AsyncSession, scope: str, key: str) -> IdempotencyRecord | None:
-    statement = select(IdempotencyRecord).where(
-        col(IdempotencyRecord.scope) == scope, col(IdempotencyRecord.key) == key
-    )
-    return (await session.exec(statement)).first()
+    return (await session.exec(_BY_KEY, params={"scope": scope, "key": key})).first()
 
 
 async def purge_older_than(session: AsyncSession, cutoff: datetime) -> int:

@@ -47,10 +47,24 @@ async def get_scoped(
     *,
     for_update: bool = False,
 ) -> TenantRow | None:
-    statement = scoped_select(model, actor).where(col(_id_column(model)) == row_id)
-    if for_update:
-        statement = statement.with_for_update()
-    return (await session.exec(statement)).first()
+    partner_id = partner_scope(actor)
+    statement = _instance_by_id(model, partner_id is not None, for_update)
+    parameters: dict[str, Any] = {"row_id": row_id}
+    if partner_id is not None:
+        parameters["partner_id"] = partner_id
+    return (await session.exec(statement, params=parameters)).first()
+
+
+@functools.cache
+def _instance_by_id(
+    model: type[TenantRow], scoped: bool, for_update: bool
+) -> SelectOfScalar[TenantRow]:
+    # Built once per model and shape: every change starts by loading (and locking) its row,
+    # and building the select and its cache key cost as much as running it.
+    statement = select(model).where(col(_id_column(model)) == sa.bindparam("row_id"))
+    if scoped:
+        statement = statement.where(col(_partner_column(model)) == sa.bindparam("partner_id"))
+    return statement.with_for_update() if for_update else statement
 
 
 def table_of(model: type[SQLModel]) -> sa.Table:
