@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-pg lint format typecheck check openapi docs migration bench bench-scaling fuzz clean
+.PHONY: run test test-pg lint format typecheck check openapi docs migration bench bench-scaling bench-inprocess fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,9 @@ fuzz: $(STAMP) ## long contract fuzzing with a random seed: make fuzz EXAMPLES=2
 
 bench-scaling: $(STAMP) ## list latency as the table grows from 10k to 1M orders (needs wrk)
 	$(BIN)/python -m bench.scaling $(ARGS)
+
+bench-inprocess: $(STAMP) ## CPU per request of each operation, in-process (no wrk; compare checkouts)
+	$(BIN)/python -m bench.inprocess $(ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,5 +1,5 @@
-"""The benchmark's report: medians over repeats, ratios to the bare endpoint of the same repeat,
-and each operation judged against the issue's targets."""
+"""The benchmark tools: the report (medians over repeats, ratios to the bare endpoint of the
+same repeat, each operation judged against the issue's targets) and the in-process measure."""
 
 from __future__ import annotations
 
@@ -38,3 +38,15 @@ def test_medians_and_ratios_are_per_repeat_and_targets_are_judged() -> None:
     assert get_order[7] == "1000–3000"
     assert rows["get_order"].endswith("≥ 30%: met; < 50 ms: met |")
     assert rows["transition"].endswith("≥ 10%: not met; < 50 ms: not met |")
+
+
+async def test_the_in_process_measure_drives_an_asgi_app_and_sees_its_status() -> None:
+    from bench.bare_app import app as bare_app
+    from bench.inprocess import call, table
+
+    assert await call(bare_app, "GET", "/bare", {}, b"") == 200
+    assert await call(bare_app, "GET", "/nothing?x=1", {"Accept": "*/*"}, b"") == 404
+    assert (
+        table({"bare": [0.03, 0.01, 0.02]}).splitlines()[2]
+        == "| bare | 0.020 | 0.030, 0.010, 0.020 |"
+    )
