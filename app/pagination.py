@@ -110,11 +110,9 @@ async def fetch_page(
     """Run ``statement`` for one page; the rows must expose ``created_at`` and ``id``."""
     fingerprint = filters_fingerprint(filters)
     statement = _seek(statement, created_at_column, id_column, cursor, fingerprint, limit)
-    rows = (await session.exec(statement)).all()
-    if len(rows) <= limit:
+    rows, last = _trimmed((await session.exec(statement)).all(), limit)
+    if last is None:
         return rows, None
-    rows = rows[:limit]
-    last = rows[-1]
     return rows, encode_cursor(last.created_at, last.id, fingerprint)  # type: ignore[attr-defined]
 
 
@@ -135,9 +133,14 @@ async def fetch_values_page(
     connection = await session.connection()
     result = await connection.execute(statement)
     names = tuple(result.keys())
-    rows: list[dict[str, Any]] = [dict(zip(names, row, strict=True)) for row in result]
+    page, last = _trimmed([dict(zip(names, row, strict=True)) for row in result], limit)
+    if last is None:
+        return page, None
+    return page, encode_cursor(last["created_at"], last["id"], fingerprint)
+
+
+def _trimmed(rows: Sequence[ItemT], limit: int) -> tuple[Sequence[ItemT], ItemT | None]:
+    """The page out of ``limit + 1`` fetched rows, and its last row when another page follows."""
     if len(rows) <= limit:
         return rows, None
-    rows = rows[:limit]
-    last = rows[-1]
-    return rows, encode_cursor(last["created_at"], last["id"], fingerprint)
+    return rows[:limit], rows[limit - 1]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, insert
+from sqlalchemy import RowMapping
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,6 +16,7 @@ from app.domain.actors import Actor
 from app.models import Customer, OrderEvent, OrderNumberCounter, RepairOrder, Watch
 from app.pagination import fetch_values_page
 from app.repositories.counters import next_in_year
+from app.repositories.rows import insert_row
 from app.repositories.scoping import (
     get_scoped,
     get_scoped_values,
@@ -24,7 +25,6 @@ from app.repositories.scoping import (
 )
 
 ORDERS = table_of(RepairOrder)
-_INSERT_EVENT = insert(table_of(OrderEvent))
 
 
 async def next_order_sequence(session: AsyncSession, year: int) -> int:
@@ -42,17 +42,11 @@ async def get_values(session: AsyncSession, actor: Actor, order_id: uuid.UUID) -
     return await get_scoped_values(session, RepairOrder, order_id, actor)
 
 
-async def add(session: AsyncSession, order: RepairOrder) -> RepairOrder:
-    session.add(order)
-    await session.flush()
-    return order
-
-
 async def append_event(session: AsyncSession, event: OrderEvent) -> OrderEvent:
     """Write the pending change the event records, then the event: a row of its own statement,
     as the log is append-only and nothing needs to track it."""
     await session.flush()
-    await session.exec(_INSERT_EVENT, params=event.model_dump())
+    await insert_row(session, event)
     return event
 
 

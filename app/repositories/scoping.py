@@ -47,12 +47,17 @@ async def get_scoped(
     *,
     for_update: bool = False,
 ) -> TenantRow | None:
-    partner_id = partner_scope(actor)
-    statement = _instance_by_id(model, partner_id is not None, for_update)
-    parameters: dict[str, Any] = {"row_id": row_id}
-    if partner_id is not None:
-        parameters["partner_id"] = partner_id
+    parameters = _by_id_parameters(row_id, actor)
+    statement = _instance_by_id(model, "partner_id" in parameters, for_update)
     return (await session.exec(statement, params=parameters)).first()
+
+
+def _by_id_parameters(row_id: uuid.UUID, actor: Actor) -> dict[str, Any]:
+    """The bound values of a load by id: the id, and the partner for a partner's key."""
+    partner_id = partner_scope(actor)
+    if partner_id is None:
+        return {"row_id": row_id}
+    return {"row_id": row_id, "partner_id": partner_id}
 
 
 @functools.cache
@@ -100,11 +105,8 @@ async def get_scoped_values(
     session: AsyncSession, model: type[SQLModel], row_id: uuid.UUID, actor: Actor
 ) -> RowMapping | None:
     """The column values of one row the actor may see, without building an ORM instance."""
-    partner_id = partner_scope(actor)
-    statement = _row_by_id(table_of(model), partner_id is not None)
-    parameters: dict[str, Any] = {"row_id": row_id}
-    if partner_id is not None:
-        parameters["partner_id"] = partner_id
+    parameters = _by_id_parameters(row_id, actor)
+    statement = _row_by_id(table_of(model), "partner_id" in parameters)
     connection = await session.connection()
     row: RowMapping | None = (await connection.execute(statement, parameters)).mappings().first()
     return row

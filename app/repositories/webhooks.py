@@ -17,7 +17,6 @@ from app.models import CustomerNotification, OutboxMessage, WebhookDelivery, Web
 from app.repositories.scoping import get_scoped, scoped_select, table_of
 
 _SUBSCRIPTIONS = table_of(WebhookSubscription)
-_INSERT_MESSAGE = insert(table_of(OutboxMessage))
 _INSERT_DELIVERY = insert(table_of(WebhookDelivery))
 # Built once (the hot write paths ask on every event): the staff's subscriptions, and those a
 # partner's order also reaches.
@@ -47,12 +46,6 @@ async def subscribers(
         for subscription_id, event_types in rows
         if not event_types or event_type in event_types
     ]
-
-
-async def add_message(session: AsyncSession, message: OutboxMessage) -> None:
-    """Insert a message with its own statement: messages are never changed, so nothing needs
-    to track them."""
-    await session.exec(_INSERT_MESSAGE, params=message.model_dump())
 
 
 async def add_deliveries(

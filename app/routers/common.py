@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -28,18 +29,19 @@ class PrefixedRouter(APIRouter):
     ten before it (≈ 15 % of a read's CPU, docs/benchmarks.md).
     """
 
+    @functools.cached_property
+    def _under(self) -> tuple[str, ...]:
+        """The path beginnings this router serves, worked out once from its prefix; a prefix
+        with a parameter ("/v1/repair-orders/{order_id}") is checked up to the parameter."""
+        literal, parameter, _ = self.prefix.partition("{")
+        return (literal,) if parameter else (literal + "/",)
+
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         path: str = scope.get("path", "")
         root_path: str = scope.get("root_path", "")
         if root_path and path.startswith(root_path):
             path = path[len(root_path) :]
-        # A prefix with a parameter ("/v1/repair-orders/{order_id}") is checked up to it.
-        literal, parameter, _ = self.prefix.partition("{")
-        if parameter:
-            under = path.startswith(literal)
-        else:
-            under = path == literal or path.startswith(literal + "/")
-        if not under:
+        if path != self.prefix and not path.startswith(self._under):
             return Match.NONE, {}
         return super().matches(scope)
 

@@ -245,7 +245,7 @@ async def open_warranty_claim(
     claim.free_of_charge = True
     claim.deposited_at = now
     apply_intake(claim, intake, now)
-    await order_repository.add(session, claim)
+    await records.insert(session, claim)
     await order_repository.append_event(
         session,
         order_event(claim, actor, now, WARRANTY_CLAIM_ACTION, {"warranty_of": str(original.id)}),
