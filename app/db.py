@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.settings import Settings
 from app.sqlite_inline import inline_connector
+from app.sqlite_session import InlineSession, blocking_engine
 
 _BEGIN_OPTION = "atelier_sqlite_begin"
 
@@ -97,6 +98,9 @@ class Database:
     is_sqlite: bool
     # PostgreSQL: a pool of autocommit connections for reads (None: read through ``engine``).
     reader_engine: AsyncEngine | None = None
+    # A SQLite file: the blocking engine every session runs on (``app/sqlite_session.py``).
+    blocking: Engine | None = None
+    busy_timeout_seconds: float = 5.0
     _write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _reader: AsyncEngine = field(init=False)
     _writer: AsyncEngine = field(init=False)
@@ -120,7 +124,15 @@ class Database:
     def from_settings(cls, settings: Settings) -> Database:
         engine = create_engine_for(settings)
         if engine.dialect.name == "sqlite":
-            return cls(engine=engine, is_sqlite=True)
+            database = engine.url.database
+            if database in (None, "", ":memory:"):
+                return cls(engine=engine, is_sqlite=True)
+            return cls(
+                engine=engine,
+                is_sqlite=True,
+                blocking=blocking_engine(database, settings.database_pool_size),
+                busy_timeout_seconds=settings.sqlite_busy_timeout_seconds,
+            )
         reader = create_engine_for(settings, autocommit=True)
         return cls(engine=engine, is_sqlite=False, reader_engine=reader)
 
@@ -129,7 +141,16 @@ class Database:
         PostgreSQL)."""
         return (self.engine,) if self.reader_engine is None else (self.engine, self.reader_engine)
 
+    def sync_engines(self) -> tuple[Engine, ...]:
+        """Every engine's blocking core, the one that sends the statements (event hooks)."""
+        engines = tuple(engine.sync_engine for engine in self.engines())
+        return engines if self.blocking is None else (*engines, self.blocking)
+
     def new_session(self, *, write: bool) -> AsyncSession:
+        if self.blocking is not None:
+            return InlineSession(
+                self.blocking, write=write, busy_timeout_seconds=self.busy_timeout_seconds
+            )
         bind = self._writer if write else self._reader
         return AsyncSession(bind, expire_on_commit=False, autoflush=False)
 
@@ -145,3 +166,5 @@ class Database:
     async def dispose(self) -> None:
         for engine in self.engines():
             await engine.dispose()
+        if self.blocking is not None:
+            self.blocking.dispose()

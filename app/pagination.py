@@ -23,6 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.errors import bad_request
+from app.sqlite_session import run_core
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -130,8 +131,7 @@ async def fetch_values_page(
     dict: a page presents fifty of them, and SQLAlchemy's row mappings copy slower)."""
     fingerprint = filters_fingerprint(filters)
     statement = _seek(statement, created_at_column, id_column, cursor, fingerprint, limit)
-    connection = await session.connection()
-    result = await connection.execute(statement)
+    result = await run_core(session, statement)
     names = tuple(result.keys())
     page, last = _trimmed([dict(zip(names, row, strict=True)) for row in result], limit)
     if last is None:

@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
+from sqlalchemy.exc import DBAPIError
+
 _SQLITE_BUSY = 5
 _SQLITE_LOCKED = 6
 _FIRST_PAUSE = 0.001
@@ -32,11 +34,35 @@ _LONGEST_PAUSE = 0.02
 T = TypeVar("T")
 
 
-def _is_busy(error: sqlite3.OperationalError) -> bool:
-    code = getattr(error, "sqlite_errorcode", None)
+def _is_busy(error: BaseException) -> bool:
+    """Whether ``error`` (the driver's, or SQLAlchemy's wrapping it) is SQLite's busy/locked."""
+    cause = getattr(error, "orig", error)
+    if not isinstance(cause, sqlite3.OperationalError):
+        return False
+    code = getattr(cause, "sqlite_errorcode", None)
     if code is not None:
         return code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
-    return "locked" in str(error) or "busy" in str(error)
+    return "locked" in str(cause) or "busy" in str(cause)
+
+
+async def patiently(timeout_seconds: float, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run ``call``; while SQLite answers busy, yield to the loop and try again, up to
+    ``timeout_seconds``, then let the busy error through."""
+    deadline: float | None = None
+    pause = _FIRST_PAUSE
+    while True:
+        try:
+            return call(*args, **kwargs)
+        except (sqlite3.OperationalError, DBAPIError) as error:
+            if not _is_busy(error):
+                raise
+            now = time.monotonic()
+            if deadline is None:
+                deadline = now + timeout_seconds
+            if now >= deadline:
+                raise
+            await asyncio.sleep(min(pause, deadline - now))
+            pause = min(pause * 2, _LONGEST_PAUSE)
 
 
 class _Immediate:
@@ -129,22 +155,7 @@ class InlineConnection:
         return None if self._closed else self._conn
 
     async def _patiently(self, call: Callable[..., T], *args: Any) -> T:
-        """Run ``call``; while SQLite answers busy, yield to the loop and try again."""
-        deadline: float | None = None
-        pause = _FIRST_PAUSE
-        while True:
-            try:
-                return call(*args)
-            except sqlite3.OperationalError as error:
-                if not _is_busy(error):
-                    raise
-                now = time.monotonic()
-                if deadline is None:
-                    deadline = now + self._busy_timeout
-                if now >= deadline:
-                    raise
-                await asyncio.sleep(min(pause, deadline - now))
-                pause = min(pause * 2, _LONGEST_PAUSE)
+        return await patiently(self._busy_timeout, call, *args)
 
     @property
     def isolation_level(self) -> str | None:
@@ -176,7 +187,6 @@ _PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA foreign_keys=ON",
     "PRAGMA synchronous=NORMAL",
-    "PRAGMA busy_timeout=0",  # the loop must never sleep inside SQLite: see _patiently
 )
 
 
@@ -185,14 +195,37 @@ def _configure(conn: sqlite3.Connection) -> None:
         conn.execute(pragma)
 
 
+def _connect(database: str) -> sqlite3.Connection:
+    # timeout=0: SQLite's own busy handler is off from the first statement (the pragmas
+    # included), the loop must never sleep inside SQLite; busy is retried by ``patiently``.
+    uri = database.startswith("file:")
+    return sqlite3.connect(
+        database, uri=uri, check_same_thread=False, isolation_level=None, timeout=0
+    )
+
+
+def open_connection(database: str) -> sqlite3.Connection:
+    """A configured ``sqlite3`` connection in autocommit mode (BEGIN is ours to emit)."""
+    conn = _connect(database)
+    try:
+        _configure(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 def inline_connector(database: str, busy_timeout_seconds: float) -> Callable[[], Any]:
     """An ``async_creator`` for ``create_async_engine``: a configured inline connection."""
 
     async def connect() -> InlineConnection:
-        uri = database.startswith("file:")
-        conn = sqlite3.connect(database, uri=uri, check_same_thread=False, isolation_level=None)
+        conn = _connect(database)
         inline = InlineConnection(conn, busy_timeout_seconds)
-        await inline._patiently(_configure, conn)
+        try:
+            await inline._patiently(_configure, conn)
+        except BaseException:
+            conn.close()
+            raise
         return inline
 
     return connect

@@ -167,7 +167,7 @@ def sent_sql(app: Any) -> Iterator[list[tuple[str, Any]]]:
     def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         sent.append((statement, parameters))
 
-    engines = [engine.sync_engine for engine in app.state.runtime.db.engines()]
+    engines = app.state.runtime.db.sync_engines()
     for engine in engines:
         event.listen(engine, "before_cursor_execute", record)
     yield sent

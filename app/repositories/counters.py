@@ -30,6 +30,7 @@ def _increment(counter: type[SQLModel], dialect: str) -> Any:
 async def next_in_year(session: AsyncSession, counter: type[SQLModel], year: int) -> int:
     """Allocate the next value of ``year`` atomically: an upsert that holds the counter's row
     until the transaction ends, so concurrent requests queue and none reuses a value."""
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    bind = session.sync_session.bind
+    dialect = bind.dialect.name if bind is not None else "sqlite"
     result = await session.exec(_increment(counter, dialect), params={"year": year})
     return int(result.scalar_one())

@@ -18,6 +18,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from app.domain.actors import Actor
 from app.domain.roles import Role
+from app.sqlite_session import run_core
 
 TenantRow = TypeVar("TenantRow", bound=SQLModel)
 
@@ -107,8 +108,7 @@ async def get_scoped_values(
     """The column values of one row the actor may see, without building an ORM instance."""
     parameters = _by_id_parameters(row_id, actor)
     statement = _row_by_id(table_of(model), "partner_id" in parameters)
-    connection = await session.connection()
-    row: RowMapping | None = (await connection.execute(statement, parameters)).mappings().first()
+    row: RowMapping | None = (await run_core(session, statement, parameters)).mappings().first()
     return row
 
 

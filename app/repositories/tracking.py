@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.models import OrderEvent, RepairOrder, Watch
 from app.repositories.scoping import table_of
+from app.sqlite_session import run_core
 
 _orders, _watches, _events = table_of(RepairOrder), table_of(Watch), table_of(OrderEvent)
 
@@ -50,8 +51,7 @@ async def order_by_token(session: AsyncSession, token: str) -> RepairOrder | Non
 
 async def tracked_order(session: AsyncSession, token: str) -> RowMapping | None:
     """The tracked order's public columns and its watch's brand and model."""
-    connection = await session.connection()
-    result = await connection.execute(_ORDER_WITH_WATCH, {"token": token})
+    result = await run_core(session, _ORDER_WITH_WATCH, {"token": token})
     return result.mappings().first()
 
 
@@ -59,6 +59,5 @@ async def status_changes(
     session: AsyncSession, order_id: uuid.UUID
 ) -> list[tuple[str | None, str, datetime]]:
     """(from_status, to_status, occurred_at) of every event, oldest first."""
-    connection = await session.connection()
-    result = await connection.execute(_STATUS_CHANGES, {"order_id": order_id})
+    result = await run_core(session, _STATUS_CHANGES, {"order_id": order_id})
     return [(row.from_status, row.to_status, row.occurred_at) for row in result]

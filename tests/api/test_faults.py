@@ -100,6 +100,53 @@ async def test_a_writer_waiting_for_another_process_does_not_hold_up_readers(
         assert connection.execute(select(func.count()).select_from(Customer)).scalar_one() == 1
 
 
+async def test_a_reader_locked_out_by_another_process_waits_in_the_loop_then_reads(
+    settings: Settings, clean_database: Engine
+) -> None:
+    """Readers never wait in WAL mode, except while another connection holds the file
+    exclusively (WAL recovery, or a tool in exclusive locking mode). A read then waits in the
+    loop like a writer does: the service keeps answering, and the read completes once the file
+    is free; past the timeout it is the same 503 as a write."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite":
+        pytest.skip("exclusive file locks only exist on SQLite")
+    app = create_app(settings.model_copy(update={"sqlite_busy_timeout_seconds": 10}))
+    impatient = create_app(settings.model_copy(update={"sqlite_busy_timeout_seconds": 0.2}))
+    headers = await KeyFactory(app).headers(Role.COUNTER)
+    # An exclusive lock in WAL mode needs every other connection to the file closed.
+    await app.state.runtime.db.dispose()
+    clean_database.dispose()
+    other_process = sqlite3.connect(str(url.database), isolation_level=None)
+    other_process.execute("PRAGMA locking_mode=EXCLUSIVE")
+    other_process.execute("BEGIN EXCLUSIVE")
+    other_process.execute("COMMIT")  # the exclusive lock stays until this connection closes
+    try:
+        async with (
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://t"
+            ) as client,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=impatient), base_url="http://t"
+            ) as hurried,
+        ):
+            refused = await hurried.get("/v1/customers", headers=headers)
+            assert refused.status_code == 503
+            assert refused.headers["retry-after"] == "2"
+            started = time.monotonic()
+            read = asyncio.create_task(client.get("/v1/customers", headers=headers))
+            await asyncio.sleep(0.1)
+            assert (await client.get("/healthz")).status_code == 200
+            assert time.monotonic() - started < 1  # the loop was never held
+            assert not read.done()
+            other_process.close()
+            listed = await asyncio.wait_for(read, timeout=5)
+            assert listed.status_code == 200
+    finally:
+        other_process.close()
+        await app.state.runtime.db.dispose()
+        await impatient.state.runtime.db.dispose()
+
+
 async def test_a_response_lost_after_commit_is_replayed_on_retry(
     app: Any, keys: KeyFactory, clean_database: Engine
 ) -> None:
