@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.settings import Settings
-from app.sqlite_inline import inline_connector
+from app.sqlite_inline import Checkpointer, inline_connector
 from app.sqlite_session import InlineSession, blocking_engine
 
 _BEGIN_OPTION = "atelier_sqlite_begin"
@@ -101,6 +101,7 @@ class Database:
     # A SQLite file: the blocking engine every session runs on (``app/sqlite_session.py``).
     blocking: Engine | None = None
     busy_timeout_seconds: float = 5.0
+    checkpointer: Checkpointer | None = None
     _write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _reader: AsyncEngine = field(init=False)
     _writer: AsyncEngine = field(init=False)
@@ -127,11 +128,14 @@ class Database:
             database = engine.url.database
             if database in (None, "", ":memory:"):
                 return cls(engine=engine, is_sqlite=True)
+            write_lock = asyncio.Lock()
             return cls(
                 engine=engine,
                 is_sqlite=True,
                 blocking=blocking_engine(database, settings.database_pool_size),
                 busy_timeout_seconds=settings.sqlite_busy_timeout_seconds,
+                checkpointer=Checkpointer(database, write_lock),
+                _write_lock=write_lock,
             )
         reader = create_engine_for(settings, autocommit=True)
         return cls(engine=engine, is_sqlite=False, reader_engine=reader)
@@ -149,7 +153,10 @@ class Database:
     def new_session(self, *, write: bool) -> AsyncSession:
         if self.blocking is not None:
             return InlineSession(
-                self.blocking, write=write, busy_timeout_seconds=self.busy_timeout_seconds
+                self.blocking,
+                write=write,
+                busy_timeout_seconds=self.busy_timeout_seconds,
+                checkpointer=self.checkpointer if write else None,
             )
         bind = self._writer if write else self._reader
         return AsyncSession(bind, expire_on_commit=False, autoflush=False)
@@ -166,5 +173,7 @@ class Database:
     async def dispose(self) -> None:
         for engine in self.engines():
             await engine.dispose()
+        if self.checkpointer is not None:
+            await self.checkpointer.close()
         if self.blocking is not None:
             self.blocking.dispose()

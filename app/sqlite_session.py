@@ -27,7 +27,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql.base import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.sqlite_inline import open_connection, patiently
+from app.sqlite_inline import Checkpointer, open_connection, patiently
 
 # What SQLModel's AsyncSession asks of every statement: rows fetched before the call returns.
 _BUFFERED = {"prebuffer_rows": True}
@@ -58,9 +58,17 @@ class InlineSession(AsyncSession):
     writer's transaction starts with ``BEGIN IMMEDIATE`` before its first statement.
     """
 
-    def __init__(self, engine: Engine, *, write: bool, busy_timeout_seconds: float) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        write: bool,
+        busy_timeout_seconds: float,
+        checkpointer: Checkpointer | None = None,
+    ) -> None:
         super().__init__(expire_on_commit=False, autoflush=False)
         self._engine = engine
+        self._checkpointer = checkpointer
         self._write = write
         self._busy_timeout = busy_timeout_seconds
         self._connection: Connection | None = None
@@ -142,6 +150,8 @@ class InlineSession(AsyncSession):
             self.sync_session.commit()
         finally:
             self._release()
+        if self._checkpointer is not None:
+            self._checkpointer.committed()
 
     async def rollback(self) -> None:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,6 +15,7 @@ from sqlalchemy.engine import Engine, make_url
 
 from app.domain.roles import Role
 from app.main import create_app
+from app.migrate import upgrade_to_head
 from app.models import Customer
 from app.settings import Settings
 from tests.conftest import KeyFactory
@@ -101,21 +103,23 @@ async def test_a_writer_waiting_for_another_process_does_not_hold_up_readers(
 
 
 async def test_a_reader_locked_out_by_another_process_waits_in_the_loop_then_reads(
-    settings: Settings, clean_database: Engine
+    settings: Settings, tmp_path: Path
 ) -> None:
     """Readers never wait in WAL mode, except while another connection holds the file
     exclusively (WAL recovery, or a tool in exclusive locking mode). A read then waits in the
     loop like a writer does: the service keeps answering, and the read completes once the file
     is free; past the timeout it is the same 503 as a write."""
-    url = make_url(settings.database_url)
-    if url.get_backend_name() != "sqlite":
+    if make_url(settings.database_url).get_backend_name() != "sqlite":
         pytest.skip("exclusive file locks only exist on SQLite")
-    app = create_app(settings.model_copy(update={"sqlite_busy_timeout_seconds": 10}))
-    impatient = create_app(settings.model_copy(update={"sqlite_busy_timeout_seconds": 0.2}))
+    # A file of its own: an exclusive lock in WAL mode needs every other connection closed.
+    database = tmp_path / "exclusive.db"
+    url = make_url(f"sqlite+aiosqlite:///{database}")
+    upgrade_to_head(url.render_as_string())
+    own = settings.model_copy(update={"database_url": url.render_as_string()})
+    app = create_app(own.model_copy(update={"sqlite_busy_timeout_seconds": 10}))
+    impatient = create_app(own.model_copy(update={"sqlite_busy_timeout_seconds": 0.2}))
     headers = await KeyFactory(app).headers(Role.COUNTER)
-    # An exclusive lock in WAL mode needs every other connection to the file closed.
     await app.state.runtime.db.dispose()
-    clean_database.dispose()
     other_process = sqlite3.connect(str(url.database), isolation_level=None)
     other_process.execute("PRAGMA locking_mode=EXCLUSIVE")
     other_process.execute("BEGIN EXCLUSIVE")
