@@ -18,13 +18,13 @@ from app.settings import get_settings
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from app.serving import HTTP_PROTOCOL
+    from app.serving import APP_FACTORY, HTTP_PROTOCOL
 
     settings = get_settings()
     if not args.no_migrate:
         _migrate(args)
     uvicorn.run(
-        "app.main:create_app",
+        APP_FACTORY,
         factory=True,
         host=args.host or settings.host,
         port=args.port or settings.port,

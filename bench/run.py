@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from app.serving import HTTP_PROTOCOL
+from app.serving import APP_FACTORY, HTTP_PROTOCOL
 from app.settings import Settings
 from bench.seed import Seeded, fresh_postgres_database, seed
 
@@ -350,9 +350,7 @@ def _run(args: argparse.Namespace, url: str, work: Path, env: dict[str, str]) ->
             bare = _measure(
                 "bare", "bench.bare_app:app", f"{base}/bare", (None, None), args, env, args.port
             )
-            measured = _measure(
-                name, "app.main:create_app", target_url, scripts, args, env, args.port
-            )
+            measured = _measure(name, APP_FACTORY, target_url, scripts, args, env, args.port)
             runs.append({"repeat": repeat, "bare": asdict(bare), "operation": asdict(measured)})
             print(
                 f"{repeat} {name}: {measured.requests_per_second:.0f} req/s "

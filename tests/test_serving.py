@@ -60,3 +60,29 @@ def test_without_it_asyncio_leaves_nagle_on_for_such_sockets() -> None:
     """The control: the plain protocol on the same socket keeps Nagle (why app/serving.py
     exists); if a future asyncio or uvicorn fixes this, this test says the class can go."""
     assert _nodelay_of_served_connections("httptools") == [0]
+
+
+def test_the_served_app_keeps_its_start_up_heap_out_of_the_collector(
+    monkeypatch: Any, tmp_path: Any
+) -> None:
+    """A full collection used to walk every object alive since start-up (≈ 157 000, 50–90 ms
+    with the loop held); the served app freezes them, so a full collection walks only the
+    objects made since."""
+    import gc
+
+    from app.serving import create_served_app
+    from app.settings import get_settings
+
+    monkeypatch.setenv("ATELIER_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'served.db'}")
+    get_settings.cache_clear()
+    gc.unfreeze()
+    try:
+        app = create_served_app()
+        assert isinstance(app, FastAPI)
+        frozen = gc.get_freeze_count()
+        assert frozen > 50_000
+        # What a full collection still walks: only what was made after the factory returned.
+        assert len(gc.get_objects()) < frozen / 100
+    finally:
+        gc.unfreeze()
+        get_settings.cache_clear()
