@@ -7,11 +7,13 @@ against 0.06 ms for the same through a blocking ``Session`` (docs/benchmarks.md)
 file every session is an ``InlineSession``: the ``AsyncSession`` interface the services use,
 run straight on a blocking ``Session`` over a ``sqlite3`` engine of its own.
 
-Nothing may wait inside SQLite on the loop's thread. Readers never wait in WAL mode. A writer
-takes the file's write lock up front with ``BEGIN IMMEDIATE``; when another process holds it,
-SQLite answers busy at once (``busy_timeout=0``) and the attempt is repeated with
-``asyncio.sleep`` in between, so the loop serves other requests meanwhile. Once the lock is held
-no statement of the transaction, nor its COMMIT, can meet another writer (WAL).
+Nothing may wait inside SQLite on the loop's thread. A writer takes the file's write lock up
+front with ``BEGIN IMMEDIATE``; when another process holds it, SQLite answers busy at once
+(``busy_timeout=0``) and the attempt is repeated with ``asyncio.sleep`` in between, so the loop
+serves other requests meanwhile. Once the lock is held no statement of the transaction, nor its
+COMMIT, can meet another writer (WAL). Readers never wait in WAL mode, except while another
+connection holds the file exclusively (WAL recovery, a tool in exclusive locking mode); they
+then wait the same way.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.base import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -38,8 +41,18 @@ Parameters = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 
 def blocking_engine(database: str, pool_size: int) -> Engine:
     """The ``sqlite3`` engine behind ``InlineSession`` (same file, same pragmas)."""
+    # A queue of connections, named explicitly: with a ``creator`` SQLAlchemy cannot tell the
+    # file from ``:memory:`` and would pick one connection per thread — every session on the
+    # loop's thread sharing one connection, a reader inside a writer's transaction.
+    # No limit on overflow connections: a checkout that had to wait for a connection would wait
+    # on the loop's thread, for a connection only the loop can give back. Past ``pool_size`` a
+    # connection is opened for the request and closed after it (a file handle, microseconds).
     engine = sa.create_engine(
-        "sqlite+pysqlite://", creator=lambda: open_connection(database), pool_size=pool_size
+        "sqlite+pysqlite://",
+        creator=lambda: open_connection(database),
+        poolclass=QueuePool,
+        pool_size=pool_size,
+        max_overflow=-1,
     )
 
     @event.listens_for(engine, "connect")

@@ -1,0 +1,114 @@
+"""SQLite's engine on the event loop's thread: nothing there may wait for another request.
+
+The WAL file is copied back into the database off the loop and stays bounded; a reader never
+waits for a pooled connection (the wait would be on the loop's thread, for a connection only
+the loop can give back)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import select
+
+from app.db import Database
+from app.domain.roles import Role
+from app.main import create_app
+from app.models import Customer
+from app.settings import Settings
+from tests.conftest import KeyFactory
+
+
+def _wal_bytes(database: str) -> int:
+    wal = Path(f"{database}-wal")
+    return wal.stat().st_size if wal.exists() else 0
+
+
+async def test_the_wal_stays_small_under_sustained_writes(
+    settings: Settings, clean_database: Engine
+) -> None:
+    """Request connections never checkpoint inside a commit (``wal_autocheckpoint=0``): the
+    checkpointer does it on a worker thread every 32 commits. Without it, 300 creations would
+    leave the WAL growing by every page they wrote (several MB); with it, the WAL starts over
+    after each checkpoint and never holds much more than 32 commits' worth."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite":
+        pytest.skip("the WAL is SQLite's")
+    database = str(url.database)
+    with closing(sqlite3.connect(database, timeout=5)) as earlier:  # start from an empty WAL
+        earlier.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    app = create_app(settings)
+    headers = await KeyFactory(app).headers(Role.COUNTER)
+    largest = 0
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+        for number in range(300):
+            created = await client.post(
+                "/v1/customers", json={"name": f"Client {number}"}, headers=headers
+            )
+            assert created.status_code == 201
+            await asyncio.sleep(0)  # as a server's loop would, between requests
+            largest = max(largest, _wal_bytes(database))
+        # Every creation is in the database, whatever the checkpoints did meanwhile.
+        listed = await client.get("/v1/customers?limit=200", headers=headers)
+        assert listed.status_code == 200
+    await app.state.runtime.db.dispose()
+    assert largest < 2_000_000, f"the WAL grew to {largest} bytes"
+    with clean_database.connect() as connection:
+        count = connection.exec_driver_sql("SELECT count(*) FROM customers").scalar_one()
+    assert count == 300
+
+
+async def test_readers_beyond_the_pool_open_connections_instead_of_waiting(
+    settings: Settings,
+) -> None:
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite":
+        pytest.skip("the blocking engine is SQLite's")
+    db = Database.from_settings(settings.model_copy(update={"database_pool_size": 1}))
+    sessions = [db.new_session(write=False) for _ in range(25)]
+    try:
+        for session in sessions:  # each holds its connection until it closes
+            counted = await session.exec(select(func.count()).select_from(Customer))
+            assert counted.one() >= 0
+    finally:
+        for session in sessions:
+            await session.close()
+        await db.dispose()
+
+
+async def test_a_reader_beside_an_open_write_sees_the_last_commit_and_leaves_the_write_alone(
+    settings: Settings, clean_database: Engine
+) -> None:
+    """Readers and the writer each have a connection of their own: a read during a write's
+    transaction sees the database as last committed, and the reader's end does not end the
+    write (one connection per thread would do both wrong)."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite":
+        pytest.skip("the blocking engine is SQLite's")
+    db = Database.from_settings(settings)
+    count = select(func.count()).select_from(Customer)
+    try:
+        reader = db.new_session(write=False)
+        before = (await reader.exec(count)).one()
+        await reader.close()
+        writer = db.new_session(write=True)
+        writer.add(Customer(name="Inside the write"))
+        await writer.flush()
+        reader = db.new_session(write=False)
+        assert (await reader.exec(count)).one() == before
+        await reader.close()
+        await writer.commit()
+        await writer.close()
+        reader = db.new_session(write=False)
+        assert (await reader.exec(count)).one() == before + 1
+        await reader.close()
+    finally:
+        await db.dispose()
