@@ -2,8 +2,9 @@
 
 SQLite is the embedded default (a WAL-mode file, foreign keys on). Write transactions on SQLite
 start with ``BEGIN IMMEDIATE`` so two writers never deadlock on a lock upgrade, and an in-process
-lock queues writers in the event loop instead of in SQLite's busy handler. PostgreSQL relies on
-row locks.
+lock queues writers in the event loop instead of in SQLite's busy handler. On a SQLite file the
+sessions are ``InlineSession``s on a blocking engine (``app/sqlite_session.py``); the async
+engine remains for start-up checks and an in-memory database. PostgreSQL relies on row locks.
 """
 
 from __future__ import annotations
