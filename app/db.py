@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import CursorResult, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.sql.base import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.settings import Settings
 from app.sqlite_inline import Checkpointer, inline_connector
-from app.sqlite_session import InlineSession, blocking_engine
+from app.sqlite_session import InlineSession, Parameters, blocking_engine
 
 _BEGIN_OPTION = "atelier_sqlite_begin"
 
@@ -178,3 +179,14 @@ class Database:
             await self.checkpointer.close()
         if self.blocking is not None:
             self.blocking.dispose()
+
+
+async def run_core(
+    session: AsyncSession, statement: Executable, parameters: Parameters = None
+) -> CursorResult[Any]:
+    """Run a Core statement in ``session``'s transaction, without the ORM's execution layer
+    (a plain row read costs a third of the same through ``session.execute``)."""
+    if isinstance(session, InlineSession):
+        return await session.core(statement, parameters)
+    connection = await session.connection()
+    return await connection.execute(statement, parameters)

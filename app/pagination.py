@@ -22,8 +22,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
+from app.db import run_core
 from app.errors import bad_request
-from app.sqlite_session import run_core
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200

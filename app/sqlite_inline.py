@@ -199,12 +199,17 @@ def _configure(conn: sqlite3.Connection) -> None:
         conn.execute(pragma)
 
 
-def _connect(database: str) -> sqlite3.Connection:
-    # timeout=0: SQLite's own busy handler is off from the first statement (the pragmas
-    # included), the loop must never sleep inside SQLite; busy is retried by ``patiently``.
+def _connect(database: str, busy_timeout_seconds: float = 0) -> sqlite3.Connection:
+    # timeout=0 for the loop's connections: SQLite's own busy handler is off from the first
+    # statement (the pragmas included), the loop must never sleep inside SQLite; busy is
+    # retried by ``patiently``.
     uri = database.startswith("file:")
     return sqlite3.connect(
-        database, uri=uri, check_same_thread=False, isolation_level=None, timeout=0
+        database,
+        uri=uri,
+        check_same_thread=False,
+        isolation_level=None,
+        timeout=busy_timeout_seconds,
     )
 
 
@@ -278,10 +283,7 @@ class Checkpointer:
     def _copy(self) -> None:
         if self._connection is None:
             # This connection waits inside SQLite, on its own thread: the loop is not held.
-            uri = self._database.startswith("file:")
-            self._connection = sqlite3.connect(
-                self._database, uri=uri, check_same_thread=False, isolation_level=None, timeout=2
-            )
+            self._connection = _connect(self._database, busy_timeout_seconds=2)
         self._connection.execute("PRAGMA wal_checkpoint(FULL)").fetchall()
 
     async def close(self) -> None:

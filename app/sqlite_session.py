@@ -23,7 +23,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import QueuePool
@@ -54,13 +53,6 @@ def blocking_engine(database: str, pool_size: int) -> Engine:
         pool_size=pool_size,
         max_overflow=-1,
     )
-
-    @event.listens_for(engine, "connect")
-    def _autocommit_driver(dbapi_connection: Any, _record: Any) -> None:
-        # SQLAlchemy's pysqlite dialect sets the driver's isolation level on connect; keep the
-        # driver out of transaction control (BEGIN is emitted here, never by ``sqlite3``).
-        dbapi_connection.isolation_level = None
-
     return engine
 
 
@@ -154,7 +146,8 @@ class InlineSession(AsyncSession):
 
     async def connection(self, *args: Any, **options: Any) -> Any:
         raise TypeError(
-            "An InlineSession has no asyncio connection: run Core statements with run_core()."
+            "An InlineSession has no asyncio connection: "
+            "run Core statements with app.db.run_core()."
         )
 
     async def commit(self) -> None:
@@ -190,14 +183,3 @@ class InlineSession(AsyncSession):
 
     def _core(self, statement: Executable, parameters: Parameters) -> CursorResult[Any]:
         return self.sync_session.connection().execute(statement, parameters)
-
-
-async def run_core(
-    session: AsyncSession, statement: Executable, parameters: Parameters = None
-) -> CursorResult[Any]:
-    """Run a Core statement in ``session``'s transaction, without the ORM's execution layer
-    (a plain row read costs a third of the same through ``session.execute``)."""
-    if isinstance(session, InlineSession):
-        return await session.core(statement, parameters)
-    connection = await session.connection()
-    return await connection.execute(statement, parameters)

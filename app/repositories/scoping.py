@@ -16,9 +16,9 @@ from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
+from app.db import run_core
 from app.domain.actors import Actor
 from app.domain.roles import Role
-from app.sqlite_session import run_core
 
 TenantRow = TypeVar("TenantRow", bound=SQLModel)
 

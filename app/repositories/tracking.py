@@ -10,9 +10,9 @@ from sqlalchemy import RowMapping
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.db import run_core
 from app.models import OrderEvent, RepairOrder, Watch
 from app.repositories.scoping import table_of
-from app.sqlite_session import run_core
 
 _orders, _watches, _events = table_of(RepairOrder), table_of(Watch), table_of(OrderEvent)
 
