@@ -22,26 +22,28 @@ LOCATION_HEADER = {
 
 
 class PrefixedRouter(APIRouter):
-    """A router that looks at its routes only for paths under its prefix.
+    """A router that looks at its routes only for paths they could match.
 
     FastAPI tries the routers in the order they were included and, inside each, every route's
     pattern in turn: a request for the eleventh router was matched against the routes of the
-    ten before it (≈ 15 % of a read's CPU, docs/benchmarks.md).
+    ten before it (≈ 15 % of a read's CPU, docs/benchmarks.md). A path must begin with the
+    literal part of one of the router's paths (up to its first parameter) to be worth a look;
+    the router's prefix alone is not enough when it is as short as ``/v1``.
     """
 
     @functools.cached_property
-    def _under(self) -> tuple[str, ...]:
-        """The path beginnings this router serves, worked out once from its prefix; a prefix
-        with a parameter ("/v1/repair-orders/{order_id}") is checked up to the parameter."""
-        literal, parameter, _ = self.prefix.partition("{")
-        return (literal,) if parameter else (literal + "/",)
+    def _beginnings(self) -> tuple[str, ...]:
+        """The literal beginnings of the router's paths, worked out once: ``/v1/tracking/``
+        for ``/v1/tracking/{token}``, the whole path when it has no parameter."""
+        paths = {getattr(route, "path", "") for route in self.routes}
+        return tuple(sorted({path.partition("{")[0] for path in paths}))
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         path: str = scope.get("path", "")
         root_path: str = scope.get("root_path", "")
         if root_path and path.startswith(root_path):
             path = path[len(root_path) :]
-        if path != self.prefix and not path.startswith(self._under):
+        if not path.startswith(self._beginnings):
             return Match.NONE, {}
         return super().matches(scope)
 

@@ -88,6 +88,13 @@ async def test_routes_are_found_under_a_parameterised_prefix_and_behind_a_proxy_
         assert nothing.json()["detail"] == "No resource at this address."
     unmounted = await client.get("/atelier/v1/customers", headers=counter)
     assert unmounted.json()["detail"] == "No resource at this address."
+    # A router whose prefix is only /v1 looks at its own paths beginnings, and a path of a
+    # router with another method is still a 405, not a 404.
+    manager = await keys.headers(Role.MANAGER)
+    profiles = await client.get("/v1/tolerance-profiles", headers=manager)
+    assert profiles.status_code == 200
+    assert (await client.delete("/v1/tracking/anything")).status_code == 405
+    assert (await client.get("/v1/tolerance-profiles-x", headers=manager)).status_code == 404
 
 
 async def test_admin_issues_a_key_shown_once_and_it_works(
