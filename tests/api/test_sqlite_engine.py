@@ -112,3 +112,43 @@ async def test_a_reader_beside_an_open_write_sees_the_last_commit_and_leaves_the
         await reader.close()
     finally:
         await db.dispose()
+
+
+@pytest.mark.parametrize("ending", ["close", "rollback", "nothing written"])
+async def test_a_writer_that_does_not_commit_leaves_nothing_and_frees_the_lock(
+    settings: Settings, clean_database: Engine, ending: str
+) -> None:
+    """A writer holds SQLite's write lock from ``BEGIN IMMEDIATE``, even when it ends without
+    running a statement of its own: whatever it wrote is gone, the lock is free for the next
+    writer at once, and its connection goes back to the pool outside a transaction."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite":
+        pytest.skip("the blocking engine is SQLite's")
+    db = Database.from_settings(settings.model_copy(update={"database_pool_size": 1}))
+    count = select(func.count()).select_from(Customer)
+    try:
+        reader = db.new_session(write=False)
+        before = (await reader.exec(count)).one()
+        await reader.close()
+        writer = db.new_session(write=True)
+        if ending == "nothing written":
+            await writer.commit()  # took the lock, ran no statement of the session
+        else:
+            writer.add(Customer(name="Never committed"))
+            await writer.flush()
+            await (writer.close() if ending == "close" else writer.rollback())
+        await writer.close()
+        # The one pooled connection is the writer's: a transaction left open on it would
+        # hold the lock and show readers a stale snapshot.
+        with db.blocking.connect() as pooled:
+            driver = pooled.connection.driver_connection
+            assert isinstance(driver, sqlite3.Connection)
+            assert not driver.in_transaction
+        with closing(sqlite3.connect(str(url.database), timeout=0)) as other:
+            other.execute("BEGIN IMMEDIATE")  # busy at once if the lock were still held
+            other.rollback()
+        reader = db.new_session(write=False)
+        assert (await reader.exec(count)).one() == before
+        await reader.close()
+    finally:
+        await db.dispose()
