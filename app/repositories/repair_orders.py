@@ -16,7 +16,7 @@ from app.domain.actors import Actor
 from app.models import Customer, OrderEvent, OrderNumberCounter, RepairOrder, Watch
 from app.pagination import fetch_values_page
 from app.repositories.counters import next_in_year
-from app.repositories.rows import insert_row
+from app.repositories.rows import insert_values
 from app.repositories.scoping import (
     get_scoped,
     get_scoped_values,
@@ -42,11 +42,11 @@ async def get_values(session: AsyncSession, actor: Actor, order_id: uuid.UUID) -
     return await get_scoped_values(session, RepairOrder, order_id, actor)
 
 
-async def append_event(session: AsyncSession, event: OrderEvent) -> OrderEvent:
-    """Write the pending change the event records, then the event: a row of its own statement,
-    as the log is append-only and nothing needs to track it."""
+async def append_event(session: AsyncSession, event: dict[str, Any]) -> dict[str, Any]:
+    """Write the pending change the event records, then the event from its column values
+    (``rows.new_values``): the log is append-only and nothing needs to track it."""
     await session.flush()
-    await insert_row(session, event)
+    await insert_values(session, OrderEvent, event)
     return event
 
 

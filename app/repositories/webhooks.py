@@ -50,7 +50,8 @@ async def subscribers(
 
 async def add_deliveries(
     session: AsyncSession,
-    message: OutboxMessage,
+    message_id: uuid.UUID,
+    order_id: uuid.UUID | None,
     subscription_ids: Sequence[uuid.UUID],
     now: datetime,
 ) -> None:
@@ -59,9 +60,9 @@ async def add_deliveries(
         return
     rows = [
         {
-            "message_id": message.id,
+            "message_id": message_id,
             "subscription_id": subscription_id,
-            "order_id": message.order_id,
+            "order_id": order_id,
             "status": DeliveryStatus.PENDING.value,
             "next_attempt_at": now,
             "created_at": now,

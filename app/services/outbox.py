@@ -6,6 +6,7 @@ did not happen; a committed one always has its message, so nothing is lost.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -38,9 +39,12 @@ async def emit(
     order: RepairOrder | None = None,
     data: dict[str, Any] | None = None,
     only: WebhookSubscription | None = None,
-) -> OutboxMessage:
+) -> uuid.UUID:
+    """Queue a message for its subscribers (or ``only`` one); returns the message's id."""
     payload = {**(order_summary(order) if order is not None else {}), **(data or {})}
-    message = OutboxMessage(
+    # Never changed once written: its column values are all it needs (``rows.new_values``).
+    message = rows.new_values(
+        OutboxMessage,
         event_type=event_type.value,
         order_id=order.id if order is not None else None,
         partner_id=order.partner_id if order is not None else None,
@@ -48,7 +52,7 @@ async def emit(
         payload=payload,
         created_at=now,
     )
-    await rows.insert_row(session, message)  # never changed: nothing needs to track it
+    await rows.insert_values(session, OutboxMessage, message)
     targets = (
         [only.id]
         if only is not None
@@ -56,5 +60,8 @@ async def emit(
             session, event_type.value, order.partner_id if order is not None else None
         )
     )
-    await webhook_repository.add_deliveries(session, message, targets, now)
-    return message
+    await webhook_repository.add_deliveries(
+        session, message["id"], message["order_id"], targets, now
+    )
+    message_id: uuid.UUID = message["id"]
+    return message_id

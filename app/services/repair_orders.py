@@ -28,6 +28,7 @@ from app.domain.quoting import balance_in_cents
 from app.domain.webhooks import EventType
 from app.models import Customer, OrderEvent, RepairOrder, Watch
 from app.repositories import repair_orders as order_repository
+from app.repositories.rows import new_values
 from app.repositories.scoping import get_scoped, partner_scope
 from app.schemas.customers import CustomerCreate
 from app.schemas.measurements import PreDiagnosisReview
@@ -112,9 +113,11 @@ def order_event(
     *,
     from_status: str | None = None,
     reason: str | None = None,
-) -> OrderEvent:
-    """The audit-trail row of an order's current version (creation, transition or fact)."""
-    return OrderEvent(
+) -> dict[str, Any]:
+    """The audit-trail row of an order's current version (creation, transition or fact), as
+    the column values it is written from (the log is append-only: no instance is needed)."""
+    return new_values(
+        OrderEvent,
         order_id=order.id,
         sequence=order.version,
         action=action,
@@ -262,8 +265,9 @@ async def record_fact(
     now: datetime,
     check: Callable[[str], None],
     reason: str | None = None,
-) -> tuple[RepairOrder, OrderEvent]:
-    """Append an event that records a fact without changing the order's status."""
+) -> tuple[RepairOrder, dict[str, Any]]:
+    """Append an event that records a fact without changing the order's status; the event is
+    returned as its column values."""
     order = await order_repository.get(session, actor, order_id, for_update=True)
     if order is None:
         raise NotFound(f"No repair order with id {order_id}.")
@@ -281,7 +285,7 @@ async def record_reminder(
     order_id: uuid.UUID,
     reminder: ReminderCreate,
     now: datetime,
-) -> OrderEvent:
+) -> dict[str, Any]:
     """Note a reminder in the audit trail: the unclaimed-watch procedure counts on it."""
     _, event = await record_fact(
         session, actor, order_id, REMINDER_ACTION, reminder.model_dump(mode="json"), now,
@@ -367,7 +371,7 @@ async def correct_intake(
     order_id: uuid.UUID,
     correction: IntakeCorrection,
     now: datetime,
-) -> OrderEvent:
+) -> dict[str, Any]:
     """Record a correction of the receipt as an event; the receipt as printed stays intact."""
     _, event = await record_fact(
         session, actor, order_id, INTAKE_CORRECTION_ACTION,

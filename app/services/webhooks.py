@@ -197,10 +197,10 @@ async def ping(
     session: AsyncSession, actor: Actor, subscription_id: uuid.UUID, now: datetime
 ) -> WebhookDelivery:
     row = await get(session, actor, subscription_id)
-    message = await outbox.emit(
+    message_id = await outbox.emit(
         session, EventType.PING, now, data={"subscription_id": str(row.id)}, only=row
     )
-    return await webhook_repository.delivery_for(session, message.id, row.id)
+    return await webhook_repository.delivery_for(session, message_id, row.id)
 
 
 async def queue_counts(session: AsyncSession) -> dict[str, int]:
