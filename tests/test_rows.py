@@ -56,3 +56,6 @@ def test_factories_run_for_each_row_and_mistakes_are_refused() -> None:
         new_values(models.OrderEvent, **missing)
     with pytest.raises(TypeError, match="has no field colour"):
         new_values(models.OrderEvent, **given, colour="blue")
+    # A column may be called like the parameter naming the table model.
+    watch = new_values(models.Watch, **_required(models.Watch), model="Speedmaster")
+    assert watch["model"] == "Speedmaster"

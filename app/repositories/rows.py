@@ -40,7 +40,7 @@ def _fields(model: type[SQLModel]) -> tuple[_Field, ...]:
     return tuple(fields)
 
 
-def new_values(model: type[SQLModel], **given: Any) -> dict[str, Any]:
+def new_values(model: type[SQLModel], /, **given: Any) -> dict[str, Any]:
     """The column values of a new row of ``model``: ``given``, then the model's defaults (a
     new id, the current time…), as ``model(**given).model_dump()`` would give them."""
     values: dict[str, Any] = {}

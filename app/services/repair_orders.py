@@ -28,7 +28,7 @@ from app.domain.quoting import balance_in_cents
 from app.domain.webhooks import EventType
 from app.models import Customer, OrderEvent, RepairOrder, Watch
 from app.repositories import repair_orders as order_repository
-from app.repositories.rows import new_values
+from app.repositories.rows import insert_values, new_values
 from app.repositories.scoping import get_scoped, partner_scope
 from app.schemas.customers import CustomerCreate
 from app.schemas.measurements import PreDiagnosisReview
@@ -58,36 +58,49 @@ def format_order_number(year: int, sequence: int) -> str:
 
 async def _resolve_customer(
     session: AsyncSession, actor: Actor, reference: Any, now: datetime
-) -> Customer:
+) -> uuid.UUID:
+    """The id of the order's customer: a new one written from its column values (nothing
+    changes it later in the request), or an existing one the actor may see."""
     if isinstance(reference, CustomerCreate):
-        customer = Customer(
+        customer = new_values(
+            Customer,
             **reference.model_dump(),
             partner_id=partner_scope(actor),
             created_at=now,
             updated_at=now,
         )
-        return await records.insert(session, customer)
+        await insert_values(session, Customer, customer)
+        customer_id: uuid.UUID = customer["id"]
+        return customer_id
     existing = await get_scoped(session, Customer, reference.id, actor)
     if existing is None:
         raise BusinessValidationError(f"No customer with id {reference.id}.", "/customer/id")
-    return existing
+    return existing.id
 
 
 async def _resolve_watch(
-    session: AsyncSession, actor: Actor, reference: Any, owner: Customer, now: datetime
-) -> Watch:
+    session: AsyncSession, actor: Actor, reference: Any, owner_id: uuid.UUID, now: datetime
+) -> uuid.UUID:
+    """The id of the watch, new or existing; an existing watch without an owner gets the
+    order's customer."""
     if isinstance(reference, WatchCreate):
-        values = reference.model_dump()
-        values["customer_id"] = owner.id
-        watch = Watch(**values, partner_id=partner_scope(actor), created_at=now, updated_at=now)
-        return await records.insert(session, watch)
+        watch = new_values(
+            Watch,
+            **{**reference.model_dump(), "customer_id": owner_id},
+            partner_id=partner_scope(actor),
+            created_at=now,
+            updated_at=now,
+        )
+        await insert_values(session, Watch, watch)
+        watch_id: uuid.UUID = watch["id"]
+        return watch_id
     existing = await get_scoped(session, Watch, reference.id, actor)
     if existing is None:
         raise BusinessValidationError(f"No watch with id {reference.id}.", "/watch/id")
     if existing.customer_id is None:
-        existing.customer_id = owner.id
+        existing.customer_id = owner_id
         session.add(existing)
-    return existing
+    return existing.id
 
 
 def apply_intake(order: RepairOrder, intake: IntakeDetails, now: datetime) -> None:
@@ -164,14 +177,14 @@ async def create(
         )
     if payload.deposited_at is not None and payload.deposited_at > now + _CLOCK_SKEW:
         raise BusinessValidationError("The deposit time is in the future.", "/deposited_at")
-    customer = await _resolve_customer(session, actor, payload.customer, now)
-    watch = await _resolve_watch(session, actor, payload.watch, customer, now)
+    customer_id = await _resolve_customer(session, actor, payload.customer, now)
+    watch_id = await _resolve_watch(session, actor, payload.watch, customer_id, now)
     order = await _new_order(
         session,
         status,
         now,
-        customer_id=customer.id,
-        watch_id=watch.id,
+        customer_id=customer_id,
+        watch_id=watch_id,
         partner_id=partner_scope(actor),
     )
     apply_intake(order, payload, now)
