@@ -17,6 +17,7 @@ from sqlalchemy import Insert, insert
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.db import run_core
 from app.repositories.scoping import table_of
 
 # A field of a table model: its name, its default value, its default factory, and whether a
@@ -61,8 +62,9 @@ def new_values(model: type[SQLModel], /, **given: Any) -> dict[str, Any]:
 async def insert_values(
     session: AsyncSession, model: type[SQLModel], values: dict[str, Any]
 ) -> None:
-    """Write a row of ``model`` from its column values (``new_values``)."""
-    await session.exec(_insert_into(model), params=values)
+    """Write a row of ``model`` from its column values (``new_values``), as a Core statement:
+    the ORM's execution layer has nothing to add to an INSERT of known values."""
+    await run_core(session, _insert_into(model), values)
 
 
 async def insert_row(session: AsyncSession, row: SQLModel) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.db import run_core
 from app.domain.actors import Actor
 from app.domain.webhooks import DeliveryStatus
 from app.models import CustomerNotification, OutboxMessage, WebhookDelivery, WebhookSubscription
@@ -38,14 +39,10 @@ async def subscribers(
     """The ids of the active subscriptions interested in ``event_type`` for an order of
     ``partner_id``: staff subscriptions (no partner) and the order's own partner's."""
     if partner_id is None:
-        rows = await session.exec(_STAFF_SUBSCRIBERS)
+        rows = await run_core(session, _STAFF_SUBSCRIBERS)
     else:
-        rows = await session.exec(_PARTNER_SUBSCRIBERS, params={"partner_id": partner_id})
-    return [
-        subscription_id
-        for subscription_id, event_types in rows
-        if not event_types or event_type in event_types
-    ]
+        rows = await run_core(session, _PARTNER_SUBSCRIBERS, {"partner_id": partner_id})
+    return [row.id for row in rows if not row.event_types or event_type in row.event_types]
 
 
 async def add_deliveries(
@@ -69,7 +66,7 @@ async def add_deliveries(
         }
         for subscription_id in subscription_ids
     ]
-    await session.exec(_INSERT_DELIVERY, params=rows)
+    await run_core(session, _INSERT_DELIVERY, rows)
 
 
 async def subscription(
