@@ -56,22 +56,29 @@ def format_order_number(year: int, sequence: int) -> str:
     return f"{year}-{sequence:06d}"
 
 
+async def _insert_new(
+    session: AsyncSession,
+    model: type[Customer] | type[Watch],
+    actor: Actor,
+    now: datetime,
+    values: dict[str, Any],
+) -> uuid.UUID:
+    """Write a new customer or watch of the actor's tenant from its column values (nothing
+    changes it later in the request: no table model is built); its id."""
+    row = new_values(
+        model, **values, partner_id=partner_scope(actor), created_at=now, updated_at=now
+    )
+    await insert_values(session, model, row)
+    row_id: uuid.UUID = row["id"]
+    return row_id
+
+
 async def _resolve_customer(
     session: AsyncSession, actor: Actor, reference: Any, now: datetime
 ) -> uuid.UUID:
-    """The id of the order's customer: a new one written from its column values (nothing
-    changes it later in the request), or an existing one the actor may see."""
+    """The id of the order's customer: a new one, or an existing one the actor may see."""
     if isinstance(reference, CustomerCreate):
-        customer = new_values(
-            Customer,
-            **reference.model_dump(),
-            partner_id=partner_scope(actor),
-            created_at=now,
-            updated_at=now,
-        )
-        await insert_values(session, Customer, customer)
-        customer_id: uuid.UUID = customer["id"]
-        return customer_id
+        return await _insert_new(session, Customer, actor, now, reference.model_dump())
     existing = await get_scoped(session, Customer, reference.id, actor)
     if existing is None:
         raise BusinessValidationError(f"No customer with id {reference.id}.", "/customer/id")
@@ -84,16 +91,8 @@ async def _resolve_watch(
     """The id of the watch, new or existing; an existing watch without an owner gets the
     order's customer."""
     if isinstance(reference, WatchCreate):
-        watch = new_values(
-            Watch,
-            **{**reference.model_dump(), "customer_id": owner_id},
-            partner_id=partner_scope(actor),
-            created_at=now,
-            updated_at=now,
-        )
-        await insert_values(session, Watch, watch)
-        watch_id: uuid.UUID = watch["id"]
-        return watch_id
+        values = {**reference.model_dump(), "customer_id": owner_id}
+        return await _insert_new(session, Watch, actor, now, values)
     existing = await get_scoped(session, Watch, reference.id, actor)
     if existing is None:
         raise BusinessValidationError(f"No watch with id {reference.id}.", "/watch/id")

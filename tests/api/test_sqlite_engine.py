@@ -30,6 +30,16 @@ def _wal_bytes(database: str) -> int:
     return wal.stat().st_size if wal.exists() else 0
 
 
+async def _customers(db: Database) -> int:
+    """How many customers a new reader sees."""
+    reader = db.new_session(write=False)
+    try:
+        counted: int = (await reader.exec(select(func.count()).select_from(Customer))).one()
+        return counted
+    finally:
+        await reader.close()
+
+
 async def test_the_wal_stays_small_under_sustained_writes(
     settings: Settings, clean_database: Engine
 ) -> None:
@@ -94,22 +104,15 @@ async def test_a_reader_beside_an_open_write_sees_the_last_commit_and_leaves_the
     if url.get_backend_name() != "sqlite":
         pytest.skip("the blocking engine is SQLite's")
     db = Database.from_settings(settings)
-    count = select(func.count()).select_from(Customer)
     try:
-        reader = db.new_session(write=False)
-        before = (await reader.exec(count)).one()
-        await reader.close()
+        before = await _customers(db)
         writer = db.new_session(write=True)
         writer.add(Customer(name="Inside the write"))
         await writer.flush()
-        reader = db.new_session(write=False)
-        assert (await reader.exec(count)).one() == before
-        await reader.close()
+        assert await _customers(db) == before
         await writer.commit()
         await writer.close()
-        reader = db.new_session(write=False)
-        assert (await reader.exec(count)).one() == before + 1
-        await reader.close()
+        assert await _customers(db) == before + 1
     finally:
         await db.dispose()
 
@@ -125,11 +128,8 @@ async def test_a_writer_that_does_not_commit_leaves_nothing_and_frees_the_lock(
     if url.get_backend_name() != "sqlite":
         pytest.skip("the blocking engine is SQLite's")
     db = Database.from_settings(settings.model_copy(update={"database_pool_size": 1}))
-    count = select(func.count()).select_from(Customer)
     try:
-        reader = db.new_session(write=False)
-        before = (await reader.exec(count)).one()
-        await reader.close()
+        before = await _customers(db)
         writer = db.new_session(write=True)
         if ending == "nothing written":
             await writer.commit()  # took the lock, ran no statement of the session
@@ -147,8 +147,6 @@ async def test_a_writer_that_does_not_commit_leaves_nothing_and_frees_the_lock(
         with closing(sqlite3.connect(str(url.database), timeout=0)) as other:
             other.execute("BEGIN IMMEDIATE")  # busy at once if the lock were still held
             other.rollback()
-        reader = db.new_session(write=False)
-        assert (await reader.exec(count)).one() == before
-        await reader.close()
+        assert await _customers(db) == before
     finally:
         await db.dispose()
