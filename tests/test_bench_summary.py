@@ -3,6 +3,7 @@ same repeat, each operation judged against the issue's targets) and the in-proce
 
 from __future__ import annotations
 
+from bench.compare import Side, parse_table, report
 from bench.run import summary
 
 
@@ -50,3 +51,25 @@ async def test_the_in_process_measure_drives_an_asgi_app_and_sees_its_status() -
         table({"bare": [0.03, 0.01, 0.02]}).splitlines()[2]
         == "| bare | 0.020 | 0.030, 0.010, 0.020 |"
     )
+
+
+def test_the_comparison_reads_both_tables_and_takes_medians_over_every_round() -> None:
+    base, head = Side(), Side()
+    base.add_run(parse_table(_TABLE.format(bare="0.040, 0.040, 0.040", get="0.400, 0.420, 0.410")))
+    base.add_run(parse_table(_TABLE.format(bare="0.080, 0.080, 0.080", get="0.800, 0.800, 0.800")))
+    head.add_run(parse_table(_TABLE.format(bare="0.040, 0.040, 0.040", get="0.300, 0.320, 0.310")))
+    head.add_run(parse_table(_TABLE.format(bare="0.080, 0.080, 0.080", get="0.600, 0.600, 0.600")))
+    lines = report(base, head, ["get_order"]).splitlines()[2:]
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in lines}
+    get_order = rows["get_order"].strip("| ").split(" | ")
+    # Medians over all six rounds of a side (a busier second run doubled every figure).
+    assert get_order[1:4] == ["0.610", "0.460", "-24.6%"]
+    assert get_order[4:6] == ["0.400", "0.300"]
+    assert rows["bare"].strip("| ").split(" | ")[1:4] == ["0.060", "0.060", "+0.0%"]
+
+
+_TABLE = """| operation | CPU ms/request (median) | rounds |
+| --- | --- | --- |
+| bare | 0.040 | {bare} |
+| get_order | 0.410 | {get} |
+"""
