@@ -1,9 +1,10 @@
 """New rows written by one INSERT of their own, without a unit-of-work flush.
 
-A flush of one new row costs about five times its INSERT alone (docs/benchmarks.md). Append-only
-rows (events, outbox messages) need nothing more, not even an instance: building a table model
+A flush of one new row costs about five times its INSERT alone (docs/benchmarks.md). A row that
+nothing changes later in the request (events and outbox messages, which are append-only; a new
+order's new customer and watch) needs nothing more, not even an instance: building a table model
 costs more than its INSERT (0.03–0.12 ms, SQLAlchemy's instrumentation of every attribute), so
-they are written from their column values (``new_values``). Rows a request may still change are
+it is written from its column values (``new_values``). Rows a request may still change are
 instances, attached to the session afterwards (``app/services/records.py`` ``insert``).
 """
 
