@@ -228,14 +228,9 @@ def inline_connector(database: str, busy_timeout_seconds: float) -> Callable[[],
     """An ``async_creator`` for ``create_async_engine``: a configured inline connection."""
 
     async def connect() -> InlineConnection:
-        conn = _connect(database)
-        inline = InlineConnection(conn, busy_timeout_seconds)
-        try:
-            await inline._patiently(_configure, conn)
-        except BaseException:
-            conn.close()
-            raise
-        return inline
+        # A busy file while the pragmas run: the connection is closed and opened again.
+        conn = await patiently(busy_timeout_seconds, open_connection, database)
+        return InlineConnection(conn, busy_timeout_seconds)
 
     return connect
 

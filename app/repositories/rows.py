@@ -68,6 +68,16 @@ async def insert_values(
     await run_core(session, _insert_into(model), values)
 
 
+async def insert_new(
+    session: AsyncSession, model: type[SQLModel], /, **given: Any
+) -> dict[str, Any]:
+    """Write a new row of ``model`` from ``given`` and the model's defaults; its column values
+    (the new id among them)."""
+    values = new_values(model, **given)
+    await insert_values(session, model, values)
+    return values
+
+
 async def insert_row(session: AsyncSession, row: SQLModel) -> None:
     """Write ``row`` with an INSERT built once per table; the session does not track it."""
     await insert_values(session, type(row), row.model_dump())

@@ -43,7 +43,8 @@ async def emit(
     """Queue a message for its subscribers (or ``only`` one); returns the message's id."""
     payload = {**(order_summary(order) if order is not None else {}), **(data or {})}
     # Never changed once written: its column values are all it needs (``rows.new_values``).
-    message = rows.new_values(
+    message = await rows.insert_new(
+        session,
         OutboxMessage,
         event_type=event_type.value,
         order_id=order.id if order is not None else None,
@@ -52,7 +53,7 @@ async def emit(
         payload=payload,
         created_at=now,
     )
-    await rows.insert_values(session, OutboxMessage, message)
+    message_id: uuid.UUID = message["id"]
     targets = (
         [only.id]
         if only is not None
@@ -60,8 +61,5 @@ async def emit(
             session, event_type.value, order.partner_id if order is not None else None
         )
     )
-    await webhook_repository.add_deliveries(
-        session, message["id"], message["order_id"], targets, now
-    )
-    message_id: uuid.UUID = message["id"]
+    await webhook_repository.add_deliveries(session, message_id, message["order_id"], targets, now)
     return message_id

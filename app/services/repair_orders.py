@@ -28,7 +28,7 @@ from app.domain.quoting import balance_in_cents
 from app.domain.webhooks import EventType
 from app.models import Customer, OrderEvent, RepairOrder, Watch
 from app.repositories import repair_orders as order_repository
-from app.repositories.rows import insert_values, new_values
+from app.repositories.rows import insert_new, new_values
 from app.repositories.scoping import get_scoped, partner_scope
 from app.schemas.customers import CustomerCreate
 from app.schemas.measurements import PreDiagnosisReview
@@ -65,10 +65,9 @@ async def _insert_new(
 ) -> uuid.UUID:
     """Write a new customer or watch of the actor's tenant from its column values (nothing
     changes it later in the request: no table model is built); its id."""
-    row = new_values(
-        model, **values, partner_id=partner_scope(actor), created_at=now, updated_at=now
+    row = await insert_new(
+        session, model, **values, partner_id=partner_scope(actor), created_at=now, updated_at=now
     )
-    await insert_values(session, model, row)
     row_id: uuid.UUID = row["id"]
     return row_id
 
