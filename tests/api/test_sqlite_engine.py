@@ -17,7 +17,7 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import select
 
-from app.db import Database
+from app.db import Database, run_core
 from app.domain.roles import Role
 from app.main import create_app
 from app.models import Customer
@@ -148,5 +148,38 @@ async def test_a_writer_that_does_not_commit_leaves_nothing_and_frees_the_lock(
             other.execute("BEGIN IMMEDIATE")  # busy at once if the lock were still held
             other.rollback()
         assert await _customers(db) == before
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.parametrize("first", ["core", "orm"])
+async def test_a_reader_reads_through_one_connection_and_gives_it_back(
+    settings: Settings, first: str
+) -> None:
+    """A reader's Core statements run on its connection directly, outside the ORM session's
+    transaction; its ORM queries use the same connection, whichever comes first, and closing
+    the reader gives it back to the pool (nothing left checked out, nothing left open)."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite":
+        pytest.skip("the blocking engine is SQLite's")
+    db = Database.from_settings(settings.model_copy(update={"database_pool_size": 1}))
+    assert db.blocking is not None
+    pool = db.blocking.pool
+    count = select(func.count()).select_from(Customer)
+    try:
+        for _ in range(2):  # the second reader gets the first one's connection back
+            reader = db.new_session(write=False)
+            try:
+                for kind in (first, "orm" if first == "core" else "core"):
+                    if kind == "core":
+                        counted = (await run_core(reader, count)).scalar_one()
+                    else:
+                        counted = (await reader.exec(count)).one()
+                    assert counted >= 0
+                    assert pool.checkedout() == 1  # type: ignore[attr-defined]
+            finally:
+                await reader.close()
+            assert pool.checkedout() == 0  # type: ignore[attr-defined]
+            assert pool.checkedin() == 1  # type: ignore[attr-defined]
     finally:
         await db.dispose()
