@@ -76,12 +76,11 @@ class InlineSession(AsyncSession):
         self._checkpointer = checkpointer
         self._write = write
         self._busy_timeout = busy_timeout_seconds
+        # The connection the session holds, bound to its ORM session: a writer's from its first
+        # step, with the write lock; a reader's from its first statement, its Core statements
+        # run on it directly (no session transaction around a row read).
         self._connection: Connection | None = None
-        # A reader's connection, checked out at its first statement. Core statements run on it
-        # directly, without a session transaction to open and close around a row read; the
-        # ORM session is bound to it, so a request reads through one connection.
-        self._reader: Connection | None = None
-        self.sync_session.bind = engine  # a writer's is its connection once the lock is held
+        self.sync_session.bind = engine
 
     async def _ready(self) -> None:
         """A writer's first step: check a connection out and take the write lock."""
@@ -109,9 +108,9 @@ class InlineSession(AsyncSession):
         if self._write:
             await self._ready()
             return call(*args, **kwargs)
-        if self._reader is None:
-            self._reader = await patiently(self._busy_timeout, self._engine.connect)
-            self.sync_session.bind = self._reader
+        if self._connection is None:
+            self._connection = await patiently(self._busy_timeout, self._engine.connect)
+            self.sync_session.bind = self._connection
         return await patiently(self._busy_timeout, call, *args, **kwargs)
 
     async def exec(self, statement: Any, **options: Any) -> Any:
@@ -186,20 +185,18 @@ class InlineSession(AsyncSession):
         return not (orm.in_transaction() or orm.identity_map or orm.new)
 
     def _release(self) -> None:
-        """Give the write lock and the connection back; a later write begins anew."""
-        if self._reader is not None:
-            reader, self._reader = self._reader, None
-            reader.close()
-            self.sync_session.bind = self._engine
+        """Give the connection (and a writer's lock) back; a later statement begins anew."""
         if self._connection is not None:
             connection, self._connection = self._connection, None
             connection.close()  # rolls back whatever was not committed
+            self.sync_session.bind = self._engine
 
     async def core(self, statement: Executable, parameters: Parameters = None) -> CursorResult[Any]:
         """A Core statement on this session's connection, past the ORM's execution layer."""
         return await self._run(self._core, statement, parameters)
 
     def _core(self, statement: Executable, parameters: Parameters) -> CursorResult[Any]:
-        if self._reader is not None:
-            return self._reader.execute(statement, parameters)
-        return self.sync_session.connection().execute(statement, parameters)
+        if self._write:  # in the session's transaction, which its commit ends
+            return self.sync_session.connection().execute(statement, parameters)
+        assert self._connection is not None  # checked out by ``_run``
+        return self._connection.execute(statement, parameters)
