@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -60,7 +61,31 @@ def rate_text(basis_points_value: int) -> str:
     return f"{rate_of(basis_points_value).normalize():f}"
 
 
-def domain_line(row: QuoteLineRow, currency: str) -> QuoteLine:
+class LineValues(Protocol):
+    """A quote line's stored values: a ``QuoteLineRow``, or a plain row of the same columns
+    (the tracking page reads its lines without the ORM)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def quantity(self) -> int: ...
+    @property
+    def unit_price_cents(self) -> int: ...
+    @property
+    def vat_rate_bp(self) -> int: ...
+    @property
+    def mandatory(self) -> bool: ...
+    @property
+    def warranty_months(self) -> int: ...
+
+
+def domain_line(row: LineValues, currency: str) -> QuoteLine:
     return QuoteLine(
         line_id=str(row.id),
         kind=LineKind(row.kind),

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import Row
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain.actors import Actor
@@ -12,7 +14,7 @@ from app.domain.amounts import Money
 from app.domain.errors import NotFound
 from app.domain.language import Language
 from app.domain.lifecycle import Action, OrderStatus
-from app.domain.quoting import VatRegime, fee_line, line_total
+from app.domain.quoting import VatRegime, fee_line, line_total, mandatory_only, totals
 from app.domain.roles import Role
 from app.domain.tracking import StatusChange, label, timeline
 from app.models import RepairOrder
@@ -56,7 +58,7 @@ async def view(
         for from_status, to, at in await tracking_repository.status_changes(session, order["id"])
     ]
     status = OrderStatus(order["status"])
-    quotes = await quote_service.quote_state(session, order["id"], settings)
+    quote = await tracking_repository.latest_issued_quote(session, order["id"])
     return TrackingView(
         order_number=order["number"],
         watch=TrackedWatch(brand=order["watch_brand"] or "", model=order["watch_model"]),
@@ -69,7 +71,7 @@ async def view(
         ],
         promised_date=order["promised_date"],
         outcome=order["outcome"],
-        quote=_public_quote(quotes),
+        quote=_public_quote(quote),
         amount_due=MoneyRead.model_validate(billing(order)["amount_due"]),
         workshop=WorkshopContact(
             name=settings.workshop_name,
@@ -80,12 +82,13 @@ async def view(
     )
 
 
-def _public_quote(state: quote_service.QuoteState) -> PublicQuote | None:
-    revision = state.latest_issued
-    if revision is None:
+def _public_quote(quote: tuple[Row[Any], list[Row[Any]]] | None) -> PublicQuote | None:
+    if quote is None:
         return None
+    revision, rows = quote
     regime = VatRegime(revision.vat_regime)
-    every = state.totals(revision)
+    lines = [quote_service.domain_line(row, revision.currency) for row in rows]
+    every = totals(lines, regime, revision.currency)
     fee = revision.diagnosis_fee_cents
     return PublicQuote(
         number=revision.number,
@@ -98,9 +101,11 @@ def _public_quote(state: quote_service.QuoteState) -> PublicQuote | None:
                 mandatory=line.mandatory,
                 total_incl_vat=MoneyRead.of(line_total(line, regime).incl_vat),
             )
-            for line in state.domain_lines(revision)
+            for line in lines
         ],
-        total_mandatory_incl_vat=MoneyRead.of(state.totals(revision, mandatory=True).incl_vat),
+        total_mandatory_incl_vat=MoneyRead.of(
+            totals(lines, regime, revision.currency, mandatory_only).incl_vat
+        ),
         total_all_lines_incl_vat=MoneyRead.of(every.incl_vat),
         vat_mention=every.vat_mention,
         valid_until=revision.valid_until,

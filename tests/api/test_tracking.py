@@ -176,6 +176,37 @@ async def test_customer_approves_from_the_link_choosing_optional_lines(
     assert again.status_code == 409
 
 
+async def test_the_page_shows_the_latest_quote_sent_never_a_newer_draft(
+    client: httpx.AsyncClient, counter: dict[str, str], keys: KeyFactory
+) -> None:
+    technician = await keys.headers(Role.TECHNICIAN)
+    order = await diagnosed_order(client, counter, technician)
+    oid, url = order["id"], f"/v1/tracking/{order['tracking_token']}"
+    await draft_quote(client, counter, oid)
+    await transition(client, counter, oid, "send_quote")
+    await transition(client, counter, oid, "approve_quote")
+    await transition(client, technician, oid, "start_repair")
+    await transition(client, technician, oid, "request_supplement", reason="Balance staff broken")
+    await draft_quote(
+        client, technician, oid,
+        {"lines": [{"kind": "part", "reference": "Balance staff", "description": "Balance staff",
+                    "unit_price": {"amount": "40.00"}, "mandatory": False}]},
+    )  # fmt: skip
+    first = (await client.get(url)).json()["quote"]
+    assert (first["number"], first["status"]) == (1, "approved")
+    assert first["total_all_lines_incl_vat"]["amount"] == "388.20"
+    drafted = (await client.get(f"/v1/repair-orders/{oid}/quotes/1", headers=counter)).json()
+    assert len(drafted["lines"]) > 1
+    assert [line["id"] for line in first["lines"]] == [line["id"] for line in drafted["lines"]]
+    await transition(client, counter, oid, "send_quote")
+    supplement = (await client.get(url)).json()["quote"]
+    assert (supplement["number"], supplement["status"]) == (2, "sent")
+    assert [line["description"] for line in supplement["lines"]] == ["Balance staff"]
+    assert supplement["lines"][0]["mandatory"] is False
+    assert supplement["total_all_lines_incl_vat"]["amount"] == "48.00"
+    assert supplement["total_mandatory_incl_vat"]["amount"] == "0.00"
+
+
 async def test_customer_declines_from_the_link(
     client: httpx.AsyncClient, counter: dict[str, str], keys: KeyFactory
 ) -> None:
