@@ -65,24 +65,15 @@ class LineValues(Protocol):
     """A quote line's stored values: a ``QuoteLineRow``, or a plain row of the same columns
     (the tracking page reads its lines without the ORM)."""
 
-    @property
-    def id(self) -> uuid.UUID: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def code(self) -> str: ...
-    @property
-    def description(self) -> str: ...
-    @property
-    def quantity(self) -> int: ...
-    @property
-    def unit_price_cents(self) -> int: ...
-    @property
-    def vat_rate_bp(self) -> int: ...
-    @property
-    def mandatory(self) -> bool: ...
-    @property
-    def warranty_months(self) -> int: ...
+    id: uuid.UUID
+    kind: str
+    code: str
+    description: str
+    quantity: int
+    unit_price_cents: int
+    vat_rate_bp: int
+    mandatory: bool
+    warranty_months: int
 
 
 def domain_line(row: LineValues, currency: str) -> QuoteLine:
