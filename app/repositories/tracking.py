@@ -19,9 +19,20 @@ from app.repositories.scoping import table_of
 _orders, _watches, _events = table_of(RepairOrder), table_of(Watch), table_of(OrderEvent)
 _revisions, _lines = table_of(QuoteRevision), table_of(QuoteLineRow)
 
+# The latest revision sent to the customer, never a draft in the making: a subquery the order's
+# row joins, so a page without a quote costs no statement of its own.
+_issued = _revisions.alias("issued")
+_LATEST_ISSUED_REVISION_ID = (
+    sa.select(_issued.c.id)
+    .where(_issued.c.order_id == _orders.c.id, _issued.c.status != RevisionStatus.DRAFT.value)
+    .order_by(_issued.c.number.desc())
+    .limit(1)
+    .correlate(_orders)
+    .scalar_subquery()
+)
 # What the customer's page shows, read as plain values (no ORM instances) and built once, so
-# the public page — the most requested one — costs two short queries.
-_ORDER_WITH_WATCH = (
+# the public page — the most requested one — costs two short queries (three with a quote).
+_TRACKED_ORDER = (
     sa.select(
         _orders.c.id,
         _orders.c.number,
@@ -36,32 +47,25 @@ _ORDER_WITH_WATCH = (
         _orders.c.free_of_charge,
         _watches.c.brand.label("watch_brand"),
         _watches.c.model.label("watch_model"),
+        _revisions.c.id.label("quote_id"),
+        _revisions.c.number.label("quote_number"),
+        _revisions.c.status.label("quote_status"),
+        _revisions.c.currency.label("quote_currency"),
+        _revisions.c.vat_regime.label("quote_vat_regime"),
+        _revisions.c.valid_until.label("quote_valid_until"),
+        _revisions.c.diagnosis_fee_cents.label("quote_diagnosis_fee_cents"),
     )
-    .select_from(_orders.outerjoin(_watches, _watches.c.id == _orders.c.watch_id))
+    .select_from(
+        _orders.outerjoin(_watches, _watches.c.id == _orders.c.watch_id).outerjoin(
+            _revisions, _revisions.c.id == _LATEST_ISSUED_REVISION_ID
+        )
+    )
     .where(_orders.c.tracking_token == sa.bindparam("token"))
 )
 _STATUS_CHANGES = (
     sa.select(_events.c.from_status, _events.c.to_status, _events.c.occurred_at)
     .where(_events.c.order_id == sa.bindparam("order_id"))
     .order_by(_events.c.sequence)
-)
-# The customer sees the latest revision sent to them, never a draft in the making.
-_LATEST_ISSUED_REVISION = (
-    sa.select(
-        _revisions.c.id,
-        _revisions.c.number,
-        _revisions.c.status,
-        _revisions.c.currency,
-        _revisions.c.vat_regime,
-        _revisions.c.valid_until,
-        _revisions.c.diagnosis_fee_cents,
-    )
-    .where(
-        _revisions.c.order_id == sa.bindparam("order_id"),
-        _revisions.c.status != RevisionStatus.DRAFT.value,
-    )
-    .order_by(_revisions.c.number.desc())
-    .limit(1)
 )
 _LINES_OF_REVISION = (
     sa.select(
@@ -86,8 +90,9 @@ async def order_by_token(session: AsyncSession, token: str) -> RepairOrder | Non
 
 
 async def tracked_order(session: AsyncSession, token: str) -> RowMapping | None:
-    """The tracked order's public columns and its watch's brand and model."""
-    result = await run_core(session, _ORDER_WITH_WATCH, {"token": token})
+    """The tracked order's public columns, its watch's brand and model, and the latest
+    revision sent to the customer (``quote_*``, None when none was sent)."""
+    result = await run_core(session, _TRACKED_ORDER, {"token": token})
     return result.mappings().first()
 
 
@@ -99,14 +104,6 @@ async def status_changes(
     return [(row.from_status, row.to_status, row.occurred_at) for row in result]
 
 
-async def latest_issued_quote(
-    session: AsyncSession, order_id: uuid.UUID
-) -> tuple[Row[Any], list[Row[Any]]] | None:
-    """The latest revision sent to the customer and its lines, as plain values: the public
-    page reads one revision where the workshop's views load them all as ORM instances."""
-    result = await run_core(session, _LATEST_ISSUED_REVISION, {"order_id": order_id})
-    revision = result.first()
-    if revision is None:
-        return None
-    lines = await run_core(session, _LINES_OF_REVISION, {"revision_id": revision.id})
-    return revision, list(lines)
+async def quote_lines(session: AsyncSession, revision_id: uuid.UUID) -> list[Row[Any]]:
+    """A revision's lines as plain values, in their drafted order."""
+    return list(await run_core(session, _LINES_OF_REVISION, {"revision_id": revision_id}))

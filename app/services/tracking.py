@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import Row, RowMapping
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain.actors import Actor
@@ -58,7 +58,10 @@ async def view(
         for from_status, to, at in await tracking_repository.status_changes(session, order["id"])
     ]
     status = OrderStatus(order["status"])
-    quote = await tracking_repository.latest_issued_quote(session, order["id"])
+    quote = None
+    if order["quote_id"] is not None:
+        lines = await tracking_repository.quote_lines(session, order["quote_id"])
+        quote = _public_quote(order, lines)
     return TrackingView(
         order_number=order["number"],
         watch=TrackedWatch(brand=order["watch_brand"] or "", model=order["watch_model"]),
@@ -71,7 +74,7 @@ async def view(
         ],
         promised_date=order["promised_date"],
         outcome=order["outcome"],
-        quote=_public_quote(quote),
+        quote=quote,
         amount_due=MoneyRead.model_validate(billing(order)["amount_due"]),
         workshop=WorkshopContact(
             name=settings.workshop_name,
@@ -82,17 +85,15 @@ async def view(
     )
 
 
-def _public_quote(quote: tuple[Row[Any], list[Row[Any]]] | None) -> PublicQuote | None:
-    if quote is None:
-        return None
-    revision, rows = quote
-    regime = VatRegime(revision.vat_regime)
-    lines = [quote_service.domain_line(row, revision.currency) for row in rows]
-    every = totals(lines, regime, revision.currency)
-    fee = revision.diagnosis_fee_cents
+def _public_quote(order: RowMapping, rows: list[Row[Any]]) -> PublicQuote:
+    """The revision the tracked order's row carries (``quote_*``), with its lines."""
+    regime, currency = VatRegime(order["quote_vat_regime"]), order["quote_currency"]
+    lines = [quote_service.domain_line(row, currency) for row in rows]
+    every = totals(lines, regime, currency)
+    fee = order["quote_diagnosis_fee_cents"]
     return PublicQuote(
-        number=revision.number,
-        status=revision.status,
+        number=order["quote_number"],
+        status=order["quote_status"],
         lines=[
             PublicQuoteLine(
                 id=uuid.UUID(line.line_id),
@@ -104,15 +105,13 @@ def _public_quote(quote: tuple[Row[Any], list[Row[Any]]] | None) -> PublicQuote 
             for line in lines
         ],
         total_mandatory_incl_vat=MoneyRead.of(
-            totals(lines, regime, revision.currency, mandatory_only).incl_vat
+            totals(lines, regime, currency, mandatory_only).incl_vat
         ),
         total_all_lines_incl_vat=MoneyRead.of(every.incl_vat),
         vat_mention=every.vat_mention,
-        valid_until=revision.valid_until,
+        valid_until=order["quote_valid_until"],
         diagnosis_fee_if_declined=(
-            MoneyRead.of(
-                line_total(fee_line(Money.from_cents(fee, revision.currency)), regime).incl_vat
-            )
+            MoneyRead.of(line_total(fee_line(Money.from_cents(fee, currency)), regime).incl_vat)
             if fee
             else None
         ),
