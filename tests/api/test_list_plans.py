@@ -1,4 +1,5 @@
-"""Every list filter and the cursor are served by an index range, never by a scan or a sort.
+"""Every list filter and the cursor are served by an index range, never by a scan or a sort;
+the public tracking page, the most requested read, by index searches only.
 
 The list requests go through the API; the SELECT each one sends is captured and explained by the
 database itself. A plan that sorts the matching rows (SQLite's "USE TEMP B-TREE FOR ORDER BY",
@@ -116,3 +117,27 @@ async def test_a_partner_s_list_comes_from_an_index_range(
     response = await client.get("/v1/repair-orders?limit=1", headers=boutique)
     assert response.status_code == 200, response.text
     _assert_index_range(_plan(clean_database, *_last_order_select(sent_sql)))
+
+
+async def test_the_tracking_page_reads_by_index_searches_only(
+    client: httpx.AsyncClient,
+    keys: KeyFactory,
+    sent_sql: list[tuple[str, Any]],
+    clean_database: Engine,
+) -> None:
+    """The order (with its watch and the latest quote sent, joined through a subquery) and its
+    events: no statement of the page scans a table, whatever the number of orders."""
+    manager = await keys.headers(Role.MANAGER)
+    order = await create_order(client, manager)
+    await create_order(client, manager)
+    sent_sql.clear()
+    response = await client.get(f"/v1/tracking/{order['tracking_token']}")
+    assert response.status_code == 200, response.text
+    selects = [
+        (sql, params) for sql, params in sent_sql if sql.lstrip().upper().startswith("SELECT")
+    ]
+    assert len(selects) == 2, selects  # the order's row (quote included), then its events
+    for statement, parameters in selects:
+        plan = _plan(clean_database, statement, parameters)
+        assert not re.search(r"\bSCAN\b", plan), plan  # SQLite: SEARCH is an index lookup
+        assert "Seq Scan" not in plan, plan  # PostgreSQL
