@@ -25,12 +25,12 @@ from tests.conftest import KeyFactory, is_postgresql
 from tests.factories import create_order
 
 
+def _selects(sent_sql: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    return [sent for sent in sent_sql if sent[0].lstrip().upper().startswith("SELECT")]
+
+
 def _last_order_select(sent_sql: list[tuple[str, Any]]) -> tuple[str, Any]:
-    selects = [
-        (statement, parameters)
-        for statement, parameters in sent_sql
-        if statement.lstrip().upper().startswith("SELECT") and "FROM repair_orders" in statement
-    ]
+    selects = [sent for sent in _selects(sent_sql) if "FROM repair_orders" in sent[0]]
     assert selects, "the list sent no SELECT on repair_orders"
     return selects[-1]
 
@@ -133,9 +133,7 @@ async def test_the_tracking_page_reads_by_index_searches_only(
     sent_sql.clear()
     response = await client.get(f"/v1/tracking/{order['tracking_token']}")
     assert response.status_code == 200, response.text
-    selects = [
-        (sql, params) for sql, params in sent_sql if sql.lstrip().upper().startswith("SELECT")
-    ]
+    selects = _selects(sent_sql)
     assert len(selects) == 2, selects  # the order's row (quote included), then its events
     for statement, parameters in selects:
         plan = _plan(clean_database, statement, parameters)
