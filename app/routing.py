@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.errors import problem_response
+from app.lean_handler import effective_route, lean_handler
 from app.models import IdempotencyRecord
 from app.repositories import idempotency as idempotency_repository
 from app.runtime import Runtime
@@ -81,7 +82,17 @@ class TransactionalRoute(APIRoute):
     """An APIRoute whose endpoint runs in a unit of work (and is idempotent for POST)."""
 
     def get_route_handler(self) -> Handler:
-        endpoint_handler = super().get_route_handler()
+        general_handler = super().get_route_handler()
+        route = effective_route(self)
+        lean = lean_handler(route)
+        # The application, once included: overriding a dependency (in a test) needs FastAPI's
+        # general handler, which looks the overrides up on every request.
+        overrides = route.dependency_overrides_provider
+
+        async def endpoint_handler(request: Request) -> Response:
+            if lean is None or (overrides is not None and overrides.dependency_overrides):
+                return await general_handler(request)
+            return await lean(request)
 
         async def handle(request: Request) -> Response:
             runtime = runtime_of(request)
