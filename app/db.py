@@ -10,7 +10,7 @@ engine remains for start-up checks and an in-memory database. PostgreSQL relies 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql.base import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.prepared import Prepared, Rows, run_on_psycopg, through_sqlalchemy
 from app.settings import Settings
 from app.sqlite_inline import Checkpointer, inline_connector
 from app.sqlite_session import InlineSession, Parameters, blocking_engine
@@ -179,6 +180,19 @@ class Database:
             await self.checkpointer.close()
         if self.blocking is not None:
             self.blocking.dispose()
+
+
+async def run_prepared(
+    session: AsyncSession, statement: Prepared, parameters: Mapping[str, Any] | None = None
+) -> Rows:
+    """Run a prepared statement in ``session``'s transaction, on the driver's own cursor where
+    the driver is ``sqlite3`` or psycopg (``app/prepared.py``), through SQLAlchemy otherwise."""
+    if isinstance(session, InlineSession):
+        return await session.prepared(statement, parameters)
+    connection = await session.connection()
+    if connection.dialect.driver == "psycopg":
+        return await run_on_psycopg(connection, statement, parameters)
+    return await connection.run_sync(through_sqlalchemy, statement, parameters)
 
 
 async def run_core(

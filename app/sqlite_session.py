@@ -29,6 +29,7 @@ from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.base import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.prepared import Prepared, Rows, run_on_sqlite
 from app.sqlite_inline import Checkpointer, open_connection, patiently
 
 # What SQLModel's AsyncSession asks of every statement: rows fetched before the call returns.
@@ -196,7 +197,19 @@ class InlineSession(AsyncSession):
         return await self._run(self._core, statement, parameters)
 
     def _core(self, statement: Executable, parameters: Parameters) -> CursorResult[Any]:
+        return self._current_connection().execute(statement, parameters)
+
+    async def prepared(
+        self, statement: Prepared, parameters: Mapping[str, Any] | None = None
+    ) -> Rows:
+        """A prepared statement on this session's connection, on the driver's cursor."""
+        return await self._run(self._prepared, statement, parameters)
+
+    def _prepared(self, statement: Prepared, parameters: Mapping[str, Any] | None) -> Rows:
+        return run_on_sqlite(self._current_connection(), statement, parameters)
+
+    def _current_connection(self) -> Connection:
         if self._write:  # in the session's transaction, which its commit ends
-            return self.sync_session.connection().execute(statement, parameters)
+            return self.sync_session.connection()
         assert self._connection is not None  # checked out by ``_run``
-        return self._connection.execute(statement, parameters)
+        return self._connection

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import RowMapping
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -37,7 +36,9 @@ async def get(
     return await get_scoped(session, RepairOrder, order_id, actor, for_update=for_update)
 
 
-async def get_values(session: AsyncSession, actor: Actor, order_id: uuid.UUID) -> RowMapping | None:
+async def get_values(
+    session: AsyncSession, actor: Actor, order_id: uuid.UUID
+) -> dict[str, Any] | None:
     """The order's column values, for presenting it (no ORM instance)."""
     return await get_scoped_values(session, RepairOrder, order_id, actor)
 

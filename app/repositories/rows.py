@@ -14,11 +14,12 @@ import functools
 from collections.abc import Callable
 from typing import Any, cast
 
-from sqlalchemy import Insert, insert
+from sqlalchemy import insert
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.db import run_core
+from app.db import run_prepared
+from app.prepared import Prepared
 from app.repositories.scoping import table_of
 
 # A field of a table model: its name, its default value, its default factory, and whether a
@@ -27,8 +28,9 @@ _Field = tuple[str, Any, Callable[[], Any] | None, bool]
 
 
 @functools.cache
-def _insert_into(model: type[SQLModel]) -> Insert:
-    return insert(table_of(model))
+def _insert_into(model: type[SQLModel]) -> Prepared:
+    # Compiled once per set of columns and run on the driver's cursor (app/prepared.py).
+    return Prepared(insert(table_of(model)))
 
 
 @functools.cache
@@ -65,7 +67,7 @@ async def insert_values(
 ) -> None:
     """Write a row of ``model`` from its column values (``new_values``), as a Core statement:
     the ORM's execution layer has nothing to add to an INSERT of known values."""
-    await run_core(session, _insert_into(model), values)
+    await run_prepared(session, _insert_into(model), values)
 
 
 async def insert_new(

@@ -11,14 +11,14 @@ import uuid
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy import RowMapping
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
-from app.db import run_core
+from app.db import run_prepared
 from app.domain.actors import Actor
 from app.domain.roles import Role
+from app.prepared import Prepared
 
 TenantRow = TypeVar("TenantRow", bound=SQLModel)
 
@@ -94,22 +94,21 @@ def scoped_table_select(model: type[SQLModel], actor: Actor) -> sa.Select[Any]:
 
 
 @functools.cache
-def _row_by_id(table: sa.Table, scoped: bool) -> sa.Select[Any]:
-    # Built once: bound parameters keep SQLAlchemy's compiled-statement cache warm.
+def _row_by_id(table: sa.Table, scoped: bool) -> Prepared:
+    # Built and compiled once (app/prepared.py): every read by id runs it.
     statement = sa.select(table).where(table.c.id == sa.bindparam("row_id"))
     if scoped:
         statement = statement.where(table.c.partner_id == sa.bindparam("partner_id"))
-    return statement
+    return Prepared(statement)
 
 
 async def get_scoped_values(
     session: AsyncSession, model: type[SQLModel], row_id: uuid.UUID, actor: Actor
-) -> RowMapping | None:
+) -> dict[str, Any] | None:
     """The column values of one row the actor may see, without building an ORM instance."""
     parameters = _by_id_parameters(row_id, actor)
     statement = _row_by_id(table_of(model), "partner_id" in parameters)
-    row: RowMapping | None = (await run_core(session, statement, parameters)).mappings().first()
-    return row
+    return (await run_prepared(session, statement, parameters)).first_mapping()
 
 
 def _partner_column(model: type[SQLModel]) -> Any:

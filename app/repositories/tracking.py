@@ -7,13 +7,13 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import Row, RowMapping
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.db import run_core
+from app.db import run_prepared
 from app.domain.quoting import RevisionStatus
 from app.models import OrderEvent, QuoteLineRow, QuoteRevision, RepairOrder, Watch
+from app.prepared import Prepared, Rows
 from app.repositories.scoping import table_of
 
 _orders, _watches, _events = table_of(RepairOrder), table_of(Watch), table_of(OrderEvent)
@@ -32,7 +32,7 @@ _LATEST_ISSUED_REVISION_ID = (
 )
 # What the customer's page shows, read as plain values (no ORM instances) and built once, so
 # the public page — the most requested one — costs two short queries (three with a quote).
-_TRACKED_ORDER = (
+_TRACKED_ORDER = Prepared(
     sa.select(
         _orders.c.id,
         _orders.c.number,
@@ -62,12 +62,12 @@ _TRACKED_ORDER = (
     )
     .where(_orders.c.tracking_token == sa.bindparam("token"))
 )
-_STATUS_CHANGES = (
+_STATUS_CHANGES = Prepared(
     sa.select(_events.c.from_status, _events.c.to_status, _events.c.occurred_at)
     .where(_events.c.order_id == sa.bindparam("order_id"))
     .order_by(_events.c.sequence)
 )
-_LINES_OF_REVISION = (
+_LINES_OF_REVISION = Prepared(
     sa.select(
         _lines.c.id,
         _lines.c.kind,
@@ -89,21 +89,20 @@ async def order_by_token(session: AsyncSession, token: str) -> RepairOrder | Non
     return (await session.exec(statement)).first()
 
 
-async def tracked_order(session: AsyncSession, token: str) -> RowMapping | None:
+async def tracked_order(session: AsyncSession, token: str) -> dict[str, Any] | None:
     """The tracked order's public columns, its watch's brand and model, and the latest
     revision sent to the customer (``quote_*``, None when none was sent)."""
-    result = await run_core(session, _TRACKED_ORDER, {"token": token})
-    return result.mappings().first()
+    return (await run_prepared(session, _TRACKED_ORDER, {"token": token})).first_mapping()
 
 
 async def status_changes(
     session: AsyncSession, order_id: uuid.UUID
 ) -> list[tuple[str | None, str, datetime]]:
     """(from_status, to_status, occurred_at) of every event, oldest first."""
-    result = await run_core(session, _STATUS_CHANGES, {"order_id": order_id})
-    return [(row.from_status, row.to_status, row.occurred_at) for row in result]
+    rows = await run_prepared(session, _STATUS_CHANGES, {"order_id": order_id})
+    return [(row.from_status, row.to_status, row.occurred_at) for row in rows]
 
 
-async def quote_lines(session: AsyncSession, revision_id: uuid.UUID) -> list[Row[Any]]:
+async def quote_lines(session: AsyncSession, revision_id: uuid.UUID) -> Rows:
     """A revision's lines as plain values, in their drafted order."""
-    return list(await run_core(session, _LINES_OF_REVISION, {"revision_id": revision_id}))
+    return await run_prepared(session, _LINES_OF_REVISION, {"revision_id": revision_id})

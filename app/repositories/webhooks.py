@@ -11,25 +11,30 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.db import run_core
+from app.db import run_core, run_prepared
 from app.domain.actors import Actor
 from app.domain.webhooks import DeliveryStatus
 from app.models import CustomerNotification, OutboxMessage, WebhookDelivery, WebhookSubscription
+from app.prepared import Prepared
 from app.repositories.scoping import get_scoped, scoped_select, table_of
 
 _SUBSCRIPTIONS = table_of(WebhookSubscription)
 _INSERT_DELIVERY = insert(table_of(WebhookDelivery))
 # Built once (the hot write paths ask on every event): the staff's subscriptions, and those a
 # partner's order also reaches.
-_STAFF_SUBSCRIBERS = select(_SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.event_types).where(
-    _SUBSCRIPTIONS.c.active.is_(True), _SUBSCRIPTIONS.c.partner_id.is_(None)
+_STAFF_SUBSCRIBERS = Prepared(
+    select(_SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.event_types).where(
+        _SUBSCRIPTIONS.c.active.is_(True), _SUBSCRIPTIONS.c.partner_id.is_(None)
+    )
 )
-_PARTNER_SUBSCRIBERS = select(_SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.event_types).where(
-    _SUBSCRIPTIONS.c.active.is_(True),
-    or_(
-        _SUBSCRIPTIONS.c.partner_id.is_(None),
-        _SUBSCRIPTIONS.c.partner_id == bindparam("partner_id"),
-    ),
+_PARTNER_SUBSCRIBERS = Prepared(
+    select(_SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.event_types).where(
+        _SUBSCRIPTIONS.c.active.is_(True),
+        or_(
+            _SUBSCRIPTIONS.c.partner_id.is_(None),
+            _SUBSCRIPTIONS.c.partner_id == bindparam("partner_id"),
+        ),
+    )
 )
 
 
@@ -39,9 +44,9 @@ async def subscribers(
     """The ids of the active subscriptions interested in ``event_type`` for an order of
     ``partner_id``: staff subscriptions (no partner) and the order's own partner's."""
     if partner_id is None:
-        rows = await run_core(session, _STAFF_SUBSCRIBERS)
+        rows = await run_prepared(session, _STAFF_SUBSCRIBERS)
     else:
-        rows = await run_core(session, _PARTNER_SUBSCRIBERS, {"partner_id": partner_id})
+        rows = await run_prepared(session, _PARTNER_SUBSCRIBERS, {"partner_id": partner_id})
     return [row.id for row in rows if not row.event_types or event_type in row.event_types]
 
 

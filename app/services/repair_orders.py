@@ -8,7 +8,6 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import RowMapping
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain.actors import Actor
@@ -208,7 +207,7 @@ async def get(session: AsyncSession, actor: Actor, order_id: uuid.UUID) -> Repai
     return order
 
 
-async def read(session: AsyncSession, actor: Actor, order_id: uuid.UUID) -> RowMapping:
+async def read(session: AsyncSession, actor: Actor, order_id: uuid.UUID) -> dict[str, Any]:
     """The order's column values, to present it (a read builds no ORM instance)."""
     values = await order_repository.get_values(session, actor, order_id)
     if values is None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, RowMapping
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain.actors import Actor
@@ -32,6 +32,7 @@ from app.schemas.tracking import (
 from app.schemas.transitions import ApproveQuoteCommand, DeclineQuoteCommand
 from app.services import quotes as quote_service
 from app.services import transitions as transition_service
+from app.services.quotes import LineValues
 from app.services.repair_orders import billing, new_tracking_token, record_fact
 from app.settings import Settings
 
@@ -85,7 +86,7 @@ async def view(
     )
 
 
-def _public_quote(order: RowMapping, rows: list[Row[Any]]) -> PublicQuote:
+def _public_quote(order: Mapping[str, Any], rows: Sequence[LineValues]) -> PublicQuote:
     """The revision the tracked order's row carries (``quote_*``), with its lines."""
     regime, currency = VatRegime(order["quote_vat_regime"]), order["quote_currency"]
     lines = [quote_service.domain_line(row, currency) for row in rows]

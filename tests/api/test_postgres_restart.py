@@ -7,6 +7,7 @@ machines have. Without them the test is skipped locally and fails in CI.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -27,6 +28,7 @@ from app.migrate import upgrade_to_head
 from app.models import Customer
 from app.settings import Settings
 from tests.conftest import KeyFactory
+from tests.factories import create_order
 
 
 def _server_binaries() -> Path | None:
@@ -106,6 +108,7 @@ async def test_postgresql_stopped_then_restarted(
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             before = await client.post("/v1/customers", json={"name": "Avant"}, headers=headers)
             assert before.status_code == 201
+            order = await create_order(client, headers)
 
             disposable_postgres.stop()
             write = await client.post(
@@ -153,11 +156,27 @@ async def test_postgresql_stopped_then_restarted(
                 assert answer.status_code == 503
                 assert answer.headers["retry-after"] == "2"
             assert answers[-1] == 200, answers
+
+            # The same through the statements run on psycopg's own cursor (app/prepared.py),
+            # with several connections in the pool: the first dead one met renews the whole
+            # pool, so one request at most gets the 503, not one per pooled connection.
+            for target in (
+                f"/v1/repair-orders/{order['id']}",
+                f"/v1/tracking/{order['tracking_token']}",
+            ):
+                warm = [client.get(target, headers=headers) for _ in range(4)]
+                assert {r.status_code for r in await asyncio.gather(*warm)} == {200}
+                disposable_postgres.stop()
+                disposable_postgres.start()
+                answers = [(await client.get(target, headers=headers)).status_code]
+                while answers[-1] != 200 and len(answers) < 5:
+                    answers.append((await client.get(target, headers=headers)).status_code)
+                assert answers in ([200], [503, 200]), (target, answers)
     finally:
         await app.state.runtime.db.dispose()
     engine = create_engine(sync_database_url(disposable_postgres.url))
     with engine.connect() as connection:
         names = connection.execute(select(Customer.name).order_by(Customer.name)).scalars().all()
-        assert names == ["Avant", "Pendant"]
-        assert connection.execute(select(func.count()).select_from(Customer)).scalar_one() == 2
+        assert names == ["Avant", "Claire Martin", "Pendant"]
+        assert connection.execute(select(func.count()).select_from(Customer)).scalar_one() == 3
     engine.dispose()

@@ -1,0 +1,249 @@
+"""The hot Core statements, compiled once and run on the database driver's own cursor.
+
+SQLAlchemy's execution of an already compiled statement still costs more CPU than the driver's
+work: on every call it works out the statement's cache key, builds an execution context, a
+cursor result and its rows, and on PostgreSQL it crosses the asyncio bridge (a greenlet switch
+around each driver call). One read by id measured, per call (docs/benchmarks.md, seventh round):
+
+| database | ``Connection.execute`` | the driver's cursor, with SQLAlchemy's processors |
+| --- | --- | --- |
+| SQLite | 0.053 ms | 0.028 ms |
+| PostgreSQL (the API's CPU) | 0.33–0.39 ms | 0.14–0.19 ms |
+
+A ``Prepared`` statement is compiled by SQLAlchemy once per dialect (and, for an INSERT, per set
+of columns). Running it converts the parameters with SQLAlchemy's bind processors for their
+types, sends the compiled SQL on the session's own connection and transaction, and converts the
+values read with SQLAlchemy's result processors: callers get what ``Connection.execute`` would
+give them (``tests/api/test_prepared.py`` compares the two on every prepared statement). The API
+prepares the statements every hot request runs: a row by id, the tracking page's, the INSERT of
+a new row, the webhook subscribers of an event.
+
+What it leaves to SQLAlchemy: a session on another driver (SQLite through the async engine, in
+memory), a connection with a ``before_cursor_execute`` listener (the tests that look at the SQL
+sent), and any statement not prepared. A driver error is wrapped in SQLAlchemy's exception
+classes as SQLAlchemy wraps it (``DBAPIError.instance``), so a lost database is still a 503; a
+lost PostgreSQL connection is invalidated and the pool emptied, as SQLAlchemy does, so the next
+requests reconnect (``tests/api/test_postgres_restart.py``).
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Insert, Select
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine.interfaces import Compiled
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+Processor = Callable[[Any], Any]
+
+
+class Rows(Sequence[Any]):
+    """A prepared statement's rows: tuples whose values are also attributes (``row.id``)."""
+
+    __slots__ = ("keys", "_rows")
+
+    def __init__(self, keys: tuple[str, ...], rows: list[Any]) -> None:
+        self.keys = keys
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._rows[index]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._rows)
+
+    def first_mapping(self) -> dict[str, Any] | None:
+        """The first row as a dict of its column values, None when there is none."""
+        if not self._rows:
+            return None
+        return dict(zip(self.keys, self._rows[0], strict=True))
+
+
+class Form:
+    """A prepared statement as one dialect runs it."""
+
+    __slots__ = (
+        "sql", "compiled", "positions", "bind_processors", "keys", "types", "result_processors",
+        "row",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        compiled: Compiled,
+        bind_processors: Mapping[str, Processor],
+        columns: Sequence[Any],
+    ) -> None:
+        self.sql = compiled.string
+        self.compiled = compiled
+        # Bind names in the order of their placeholders (qmark), None for named placeholders.
+        positions: list[str] | None = getattr(compiled, "positiontup", None)
+        self.positions = tuple(positions) if positions is not None else None
+        self.bind_processors = bind_processors
+        self.keys = tuple(str(column.key) for column in columns)
+        self.types = tuple(column.type.dialect_impl(compiled.dialect) for column in columns)
+        # Worked out at the first run, from the driver's column types, as SQLAlchemy does.
+        self.result_processors: tuple[Processor | None, ...] | None = None
+        self.row = _row_class(self.keys)
+
+    def arguments(self, parameters: Mapping[str, Any] | None) -> Any:
+        """The driver's arguments: the statement's parameters, converted for their types."""
+        values = self.compiled.construct_params(parameters or {})
+        assert values is not None
+        for name, process in self.bind_processors.items():
+            values[name] = process(values[name])
+        if self.positions is None:
+            return values
+        return [values[name] for name in self.positions]
+
+    def rows(self, description: Sequence[Any] | None, fetched: Sequence[Sequence[Any]]) -> Rows:
+        processors = self.result_processors
+        if processors is None:
+            dialect = self.compiled.dialect
+            codes = [column[1] for column in description or ()] or [None] * len(self.types)
+            processors = self.result_processors = tuple(
+                kind.result_processor(dialect, code)
+                for kind, code in zip(self.types, codes, strict=True)
+            )
+        make = self.row
+        return Rows(
+            self.keys,
+            [
+                make(*[p(v) if p is not None else v for p, v in zip(processors, row, strict=True)])
+                for row in fetched
+            ],
+        )
+
+
+class Prepared:
+    """A SELECT or a plain INSERT (no RETURNING) that hot requests run again and again."""
+
+    __slots__ = ("statement", "_forms")
+
+    def __init__(self, statement: Select[Any] | Insert) -> None:
+        if not isinstance(statement, Select | Insert):
+            raise TypeError("Only a SELECT or an INSERT can be prepared.")
+        self.statement = statement
+        self._forms: dict[tuple[type[Dialect], tuple[str, ...] | None], Form] = {}
+
+    def form(self, dialect: Dialect, parameters: Mapping[str, Any] | None) -> Form:
+        # An INSERT is compiled for the columns it is given (one form per set of columns).
+        columns = tuple(parameters or ()) if isinstance(self.statement, Insert) else None
+        key = (type(dialect), columns)
+        form = self._forms.get(key)
+        if form is None:
+            form = self._forms[key] = _compile(self.statement, dialect, columns)
+        return form
+
+
+def _compile(
+    statement: Select[Any] | Insert, dialect: Dialect, columns: tuple[str, ...] | None
+) -> Form:
+    compiled = statement.compile(
+        dialect=dialect, column_keys=list(columns) if columns is not None else None
+    )
+    if getattr(compiled, "effective_returning", None):
+        raise TypeError("A prepared INSERT cannot have RETURNING columns.")
+    binds: dict[str, Any] = getattr(compiled, "binds", {})
+    if any(bind.expanding for bind in binds.values()):
+        raise TypeError("A prepared statement cannot have expanding (IN) parameters.")
+    bind_processors = {}
+    for name, bind in binds.items():
+        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            bind_processors[name] = process
+    selected = list(statement.selected_columns) if isinstance(statement, Select) else []
+    return Form(compiled, bind_processors, selected)
+
+
+def _row_class(keys: tuple[str, ...]) -> Callable[..., Any]:
+    """Rows as tuples whose values are also attributes, as SQLAlchemy's rows are."""
+    return collections.namedtuple("Row", keys) if keys else tuple
+
+
+def observed(connection: Connection) -> bool:
+    """Whether something listens to the SQL this connection sends (then SQLAlchemy sends it)."""
+    return bool(connection.dispatch.before_cursor_execute)
+
+
+def through_sqlalchemy(
+    connection: Connection, prepared: Prepared, parameters: Mapping[str, Any] | None
+) -> Rows:
+    """``prepared`` run by SQLAlchemy, its rows as a ``Rows``."""
+    result = connection.execute(prepared.statement, dict(parameters or {}))
+    if not result.returns_rows:
+        return Rows((), [])
+    keys = tuple(result.keys())
+    make = _row_class(keys)
+    return Rows(keys, [make(*row) for row in result])
+
+
+def run_on_sqlite(
+    connection: Connection, prepared: Prepared, parameters: Mapping[str, Any] | None
+) -> Rows:
+    """``prepared`` on a blocking ``sqlite3`` connection, in its current transaction."""
+    if observed(connection):
+        return through_sqlalchemy(connection, prepared, parameters)
+    dialect = connection.dialect
+    form = prepared.form(dialect, parameters)
+    arguments = form.arguments(parameters)
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    try:
+        cursor = driver.execute(form.sql, arguments)
+        fetched = cursor.fetchall() if form.keys else []
+    except dialect.loaded_dbapi.Error as error:
+        raise _wrapped(dialect, form, arguments, error, disconnect=False) from error
+    return form.rows(cursor.description, fetched)
+
+
+async def run_on_psycopg(
+    connection: AsyncConnection, prepared: Prepared, parameters: Mapping[str, Any] | None
+) -> Rows:
+    """``prepared`` on the session's psycopg connection, in its current transaction."""
+    sync_connection = connection.sync_connection
+    assert sync_connection is not None
+    dialect = connection.dialect
+    if observed(sync_connection):
+        return await connection.run_sync(through_sqlalchemy, prepared, parameters)
+    form = prepared.form(dialect, parameters)
+    arguments = form.arguments(parameters)
+    pooled = await connection.get_raw_connection()
+    driver = pooled.driver_connection
+    assert driver is not None
+    try:
+        async with driver.cursor() as cursor:
+            await cursor.execute(form.sql, arguments)
+            fetched = await cursor.fetchall() if form.keys else []
+            # The column types, read once per form (psycopg builds the description anew).
+            description = cursor.description if form.result_processors is None else None
+    except dialect.loaded_dbapi.Error as error:
+        disconnect = dialect.is_disconnect(error, driver, None)
+        if disconnect:
+            # As SQLAlchemy does on a lost connection: this one is dropped, and so are the
+            # pooled ones, which a restarted server no longer knows.
+            await connection.invalidate(error)
+            await connection.engine.dispose(close=False)
+        raise _wrapped(dialect, form, arguments, error, disconnect=disconnect) from error
+    return form.rows(description, fetched)
+
+
+def _wrapped(
+    dialect: Dialect, form: Form, arguments: Any, error: Exception, *, disconnect: bool
+) -> DBAPIError:
+    wrapped = DBAPIError.instance(
+        form.sql,
+        arguments,
+        error,
+        dialect.loaded_dbapi.Error,
+        connection_invalidated=disconnect,
+        dialect=dialect,
+    )
+    assert isinstance(wrapped, DBAPIError)
+    return wrapped

@@ -1,0 +1,202 @@
+"""Prepared statements (``app/prepared.py``) give what SQLAlchemy's execution gives.
+
+Each prepared statement of the hot paths runs twice on the same data, in the same kind of
+session the API opens: on the driver's cursor, as the API runs it, and through SQLAlchemy's
+``Connection.execute``. The keys, the values and their types must be the same. A row the
+prepared INSERT writes must read back as the same row written by SQLAlchemy's INSERT, and a
+driver error must come out as SQLAlchemy's exception class, which the problem mapping expects.
+Runs on SQLite and on PostgreSQL, as the whole suite does.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import SQLModel
+
+from app.db import run_core, run_prepared
+from app.domain.roles import Role
+from app.models import Customer, OrderEvent, OutboxMessage, RepairOrder, Watch, WebhookSubscription
+from app.prepared import Prepared
+from app.repositories import tracking, webhooks
+from app.repositories.rows import _insert_into, new_values
+from app.repositories.scoping import _row_by_id, table_of
+from tests.conftest import KeyFactory
+from tests.factories import create_order, diagnosed_order, draft_quote, transition
+
+
+async def _both(
+    app: Any, prepared: Prepared, parameters: dict[str, Any] | None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The rows as the API reads them, and as SQLAlchemy reads them, each as dicts."""
+    db = app.state.runtime.db
+    session = db.new_session(write=False)
+    try:
+        fast = await run_prepared(session, prepared, parameters)
+        slow = await run_core(session, prepared.statement, parameters)
+        slow_keys = tuple(slow.keys())
+        slow_rows = [dict(zip(slow_keys, row, strict=True)) for row in slow]
+    finally:
+        await session.close()
+    assert fast.keys == slow_keys
+    fast_rows = [dict(zip(fast.keys, row, strict=True)) for row in fast]
+    # The rows are also read by attribute, as SQLAlchemy's are.
+    for row in fast:
+        assert [getattr(row, key) for key in fast.keys] == list(row)
+    return fast_rows, slow_rows
+
+
+def _typed(rows: list[dict[str, Any]]) -> list[dict[str, tuple[type, Any]]]:
+    return [{key: (type(value), value) for key, value in row.items()} for row in rows]
+
+
+@pytest.fixture
+async def world(client: httpx.AsyncClient, keys: KeyFactory, sync_engine: Engine) -> dict[str, Any]:
+    """An order of a partner with a quote sent, a plain order, and webhook subscriptions."""
+    partner_id = await keys.partner()
+    partner = await keys.headers(Role.PARTNER, partner_id=partner_id)
+    counter, technician = await keys.headers(Role.COUNTER), await keys.headers(Role.TECHNICIAN)
+    plain = await create_order(client, counter)
+    quoted = await diagnosed_order(client, counter, technician)
+    await draft_quote(client, counter, quoted["id"])
+    await transition(client, counter, quoted["id"], "send_quote")
+    partners = await client.post(
+        "/v1/repair-orders",
+        json={
+            "customer": {"name": "Boutique client"},
+            "watch": {"brand": "Tudor", "movement_type": "automatic"},
+        },
+        headers=partner,
+    )
+    assert partners.status_code == 201, partners.text
+    subscriptions = [
+        new_values(WebhookSubscription, url="https://staff.example/hook", secret="s1"),
+        new_values(
+            WebhookSubscription,
+            url="https://boutique.example/hook",
+            secret="s2",
+            partner_id=partner_id,
+            event_types=["order.status_changed"],
+        ),
+        new_values(WebhookSubscription, url="https://off.example", secret="s3", active=False),
+    ]
+    with sync_engine.begin() as connection:
+        connection.execute(sa.insert(table_of(WebhookSubscription)), subscriptions)
+    return {
+        "plain": plain,
+        "quoted": quoted,
+        "partners": partners.json(),
+        "partner_id": partner_id,
+    }
+
+
+async def test_every_prepared_read_gives_what_sqlalchemy_gives(
+    app: Any, world: dict[str, Any]
+) -> None:
+    orders = table_of(RepairOrder)
+    quoted, partners = world["quoted"], world["partners"]
+    tracked = await _both(app, tracking._TRACKED_ORDER, {"token": quoted["tracking_token"]})
+    revision_id = tracked[0][0]["quote_id"]
+    assert revision_id is not None  # the page carries the quote sent
+    cases: list[tuple[Prepared, dict[str, Any] | None, int]] = [
+        (_row_by_id(orders, False), {"row_id": uuid.UUID(quoted["id"])}, 1),
+        (
+            _row_by_id(orders, True),
+            {"row_id": uuid.UUID(partners["id"]), "partner_id": world["partner_id"]},
+            1,
+        ),
+        (
+            _row_by_id(orders, True),
+            {"row_id": uuid.UUID(quoted["id"]), "partner_id": uuid.uuid4()},
+            0,
+        ),
+        (tracking._TRACKED_ORDER, {"token": quoted["tracking_token"]}, 1),
+        (tracking._TRACKED_ORDER, {"token": world["plain"]["tracking_token"]}, 1),
+        (tracking._TRACKED_ORDER, {"token": "unknown"}, 0),
+        (tracking._STATUS_CHANGES, {"order_id": uuid.UUID(quoted["id"])}, 4),
+        (tracking._LINES_OF_REVISION, {"revision_id": revision_id}, 3),
+        (webhooks._STAFF_SUBSCRIBERS, None, 1),
+        (webhooks._PARTNER_SUBSCRIBERS, {"partner_id": world["partner_id"]}, 2),
+    ]
+    for prepared, parameters, count in cases:
+        fast, slow = await _both(app, prepared, parameters)
+        assert len(fast) == count, (prepared.statement, parameters)
+        assert _typed(fast) == _typed(slow), (prepared.statement, parameters)
+
+
+@pytest.mark.parametrize("model", [Customer, Watch, RepairOrder, OrderEvent, OutboxMessage])
+async def test_a_prepared_insert_writes_what_sqlalchemy_writes(
+    app: Any, world: dict[str, Any], model: type[SQLModel]
+) -> None:
+    table = table_of(model)
+    template = await _existing_values(app, model)
+    ours = {**template, "id": uuid.uuid4()}
+    theirs = {**template, "id": uuid.uuid4()}
+    for unique in ("number", "tracking_token", "sequence"):
+        if unique in template:  # columns that must differ from the existing row's
+            ours[unique], theirs[unique] = _other(template[unique], 1), _other(template[unique], 2)
+    db = app.state.runtime.db
+    session = db.new_session(write=True)
+    try:
+        await run_prepared(session, _insert_into(model), ours)
+        await run_core(session, sa.insert(table), theirs)
+        await session.commit()
+    finally:
+        await session.close()
+    # Each row read back through SQLAlchemy: the columns that had to differ aside, the same.
+    _, [written] = await _both(app, _row_by_id(table, False), {"row_id": ours["id"]})
+    _, [reference] = await _both(app, _row_by_id(table, False), {"row_id": theirs["id"]})
+    for column in ("id", "number", "tracking_token", "sequence"):
+        written.pop(column, None)
+        reference.pop(column, None)
+    assert _typed([written]) == _typed([reference])
+
+
+async def _existing_values(app: Any, model: type[SQLModel]) -> dict[str, Any]:
+    """The column values of a row of ``model`` the fixture's requests wrote."""
+    table = table_of(model)
+    session = app.state.runtime.db.new_session(write=False)
+    try:
+        row = (await run_core(session, sa.select(table).limit(1))).mappings().first()
+    finally:
+        await session.close()
+    assert row is not None
+    return dict(row)
+
+
+def _other(value: Any, offset: int) -> Any:
+    if isinstance(value, int):
+        return value + 1000 * offset
+    return f"{value}-{offset}"
+
+
+async def test_a_driver_error_is_sqlalchemys_exception(app: Any, world: dict[str, Any]) -> None:
+    """A duplicate key on the prepared INSERT is an ``IntegrityError`` (a 409 for the API),
+    and the session is left to roll back, as after any failed statement."""
+    values = await _existing_values(app, Customer)
+    session = app.state.runtime.db.new_session(write=True)
+    try:
+        with pytest.raises(IntegrityError):
+            await run_prepared(session, _insert_into(Customer), values)
+        await session.rollback()
+    finally:
+        await session.close()
+
+
+def test_only_a_select_or_a_plain_insert_can_be_prepared() -> None:
+    customers = table_of(Customer)
+    with pytest.raises(TypeError, match="SELECT or an INSERT"):
+        Prepared(sa.update(customers).values(name="x"))  # type: ignore[arg-type]
+    dialect = sa.create_engine("sqlite://").dialect
+    returning = Prepared(sa.insert(customers).returning(customers.c.id))
+    with pytest.raises(TypeError, match="RETURNING"):
+        returning.form(dialect, {"id": uuid.uuid4(), "name": "x"})
+    expanding = Prepared(sa.select(customers).where(customers.c.name.in_(["a", "b"])))
+    with pytest.raises(TypeError, match="expanding"):
+        expanding.form(dialect, None)
