@@ -92,13 +92,16 @@ def parse_if_match(value: str | None) -> int | None:
     if text.startswith("W/"):
         text = text[2:]
     text = text.strip('"')
-    if not text.isdigit() or len(text) > 18:
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise ApiError(
             412, "version-mismatch", "The resource has changed since you read it",
             "If-Match must carry the ETag you read, e.g. \"3\".",
         )  # fmt: skip
     return int(text)
 
+
+# An ETag the API issued ("3", or weak: W/"3"), or * for any version; ASCII digits only.
+IF_MATCH_PATTERN = r'^(\*|(W/)?"[0-9]{1,18}")$'
 
 # A plain header parameter, parsed inside the endpoint: the body is validated first (422),
 # then the precondition (428/412), whatever order the client's mistakes come in.
@@ -109,7 +112,7 @@ IfMatchHeader = Annotated[
         description='The ETag you read (e.g. "3"), or * for any version. Missing → 428, '
         "stale → 412.",
         max_length=40,
-        pattern=r'^(\*|(W/)?"\d{1,18}")$',
+        pattern=IF_MATCH_PATTERN,
     ),
 ]
 

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from app.deps import IF_MATCH_PATTERN
 from app.errors import PROBLEM_MEDIA_TYPE
 
 API_TITLE = "Atelier"
@@ -40,7 +41,7 @@ def _require_if_match_on_patch_and_delete(schema: dict[str, Any]) -> None:
                     parameter["schema"] = {
                         "type": "string",
                         "maxLength": 40,
-                        "pattern": r'^(\*|(W/)?"\d{1,18}")$',
+                        "pattern": IF_MATCH_PATTERN,
                     }
 
 

@@ -25,9 +25,15 @@ class ReadModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+# Whitespace, spelled out. A pattern in the contract is read with ECMA-262's `\s` by JSON Schema
+# tools and clients, and with Unicode's by Python and pydantic; the two differ on U+001C–U+001F,
+# U+0085 (whitespace for Python only) and U+FEFF (for ECMA-262 only). Naming the union of both
+# makes every reader of a pattern accept the same strings (contract fuzzing found the gap).
+SPACE = r"\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+
 # Text must not carry NUL (PostgreSQL refuses it); required text must not be blank.
 _NO_NUL = r"^[^\x00]*$"
-_NOT_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
+_NOT_BLANK = rf"^[^\x00]*[^{SPACE}\x00][^\x00]*$"
 
 
 # Use as ``Annotated[str, NotBlank, Field(max_length=200)]``.
@@ -45,7 +51,9 @@ AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 
 Email = Annotated[
     str,
-    StringConstraints(max_length=254, pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$"),
+    StringConstraints(
+        max_length=254, pattern=rf"^[^@{SPACE}\x00]+@[^@{SPACE}\x00]+\.[^@{SPACE}\x00]+$"
+    ),
 ]
 Phone = Annotated[str, StringConstraints(max_length=40, pattern=r"^\+?[0-9][0-9 .()\-]{2,38}$")]
 

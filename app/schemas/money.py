@@ -13,7 +13,7 @@ from app.schemas.common import ApiModel
 AmountText = Annotated[
     str,
     Field(
-        pattern=r"^\d{1,7}(\.\d{1,2})?$",
+        pattern=r"^[0-9]{1,7}(\.[0-9]{1,2})?$",
         description="A non-negative decimal amount with at most two decimals",
         examples=["123.45"],
     ),

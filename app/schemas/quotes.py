@@ -17,7 +17,7 @@ ServiceCode = Annotated[
 ]
 VatRateText = Annotated[
     str,
-    Field(pattern=r"^(0(\.\d{1,4})?|1(\.0{1,4})?)$", description="e.g. 0.20", examples=["0.20"]),
+    Field(pattern=r"^(0(\.[0-9]{1,4})?|1(\.0{1,4})?)$", description="e.g. 0.20", examples=["0.20"]),
 ]
 Description = Annotated[str, NotBlank, Field(max_length=500)]
 

@@ -9,14 +9,14 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field
 
 from app.domain.webhooks import EventType
-from app.schemas.common import ApiModel, NoNul, omitted
+from app.schemas.common import SPACE, ApiModel, NoNul, omitted
 
 WebhookUrl = Annotated[
     str,
     Field(
         min_length=10,
         max_length=2000,
-        pattern=r"^https?://[^\s/$.?#][^\s]*$",
+        pattern=rf"^https?://[^{SPACE}/$.?#][^{SPACE}]*$",
         examples=["https://boutique.example/hooks/atelier"],
     ),
 ]

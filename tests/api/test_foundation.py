@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
+from app.deps import parse_if_match
 from app.domain.roles import Role
+from app.errors import ApiError
 from tests.conftest import KeyFactory
 
 PROBLEM = "application/problem+json"
@@ -179,3 +182,34 @@ async def test_unknown_key_id_on_revoke_is_404(client: httpx.AsyncClient, keys: 
     )
     assert response.status_code == 404
     assert response.json()["type"] == "/problems/not-found"
+
+
+async def test_text_and_numbers_are_checked_as_the_contract_reads_them(
+    client: httpx.AsyncClient, keys: KeyFactory
+) -> None:
+    """Characters on which ECMA-262's and Python's patterns part: U+0085 and U+FEFF are blank
+    to both readers of the contract's patterns, and other scripts' digits are no amount
+    (tests/contract: no ambiguous escape in any pattern)."""
+    counter = await keys.headers(Role.COUNTER)
+    for blank in ("\x85", "\ufeff", " \x1c "):
+        refused = await client.post("/v1/customers", json={"name": blank}, headers=counter)
+        assert refused.status_code == 422, blank
+    created = await client.post("/v1/customers", json={"name": "Zoé\x85"}, headers=counter)
+    assert created.status_code == 201
+    customer = created.json()
+    order = {
+        "customer": {"id": customer["id"]},
+        "watch": {"brand": "Lip", "movement_type": "quartz"},
+        "deposit": {"amount": "١٢"},  # Arabic-Indic digits: Decimal() would read them as 12
+    }
+    refused = await client.post("/v1/repair-orders", json=order, headers=counter)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["pointer"] == "/deposit/amount"
+
+
+def test_an_if_match_version_is_ascii_digits() -> None:
+    """Behind the header's pattern, the parser too: ``"²"`` is a digit to ``str.isdigit`` but
+    no number to ``int`` (a 500 if it got through)."""
+    assert parse_if_match('W/"12"') == 12
+    with pytest.raises(ApiError):
+        parse_if_match('"²"')

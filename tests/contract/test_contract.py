@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -47,3 +48,26 @@ def test_every_operation_has_id_summary_tag_and_problem_responses(served: dict[s
 def test_no_framework_validation_schema_is_served(served: dict[str, Any]) -> None:
     text = json.dumps(served)
     assert "HTTPValidationError" not in text
+
+
+def _patterns(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["pattern"]] if isinstance(node.get("pattern"), str) else []
+        return own + [
+            p for key, value in node.items() if key != "pattern" for p in _patterns(value)
+        ]
+    if isinstance(node, list):
+        return [p for value in node for p in _patterns(value)]
+    return []
+
+
+# Class escapes that ECMA-262 (how JSON Schema, and so every client of the contract, reads a
+# pattern) and Python or pydantic (how the API checks it) read differently: `\s` (U+001C–U+001F,
+# U+0085, U+FEFF), `\d` and `\w` (ASCII against Unicode), `\b` (built on `\w`).
+_AMBIGUOUS = re.compile(r"(?<!\\)(?:\\\\)*\\[sSdDwWbB]")
+
+
+def test_every_pattern_means_the_same_to_the_api_and_its_clients(served: dict[str, Any]) -> None:
+    patterns = _patterns(served)
+    assert len(patterns) > 10
+    assert [p for p in patterns if _AMBIGUOUS.search(p)] == []
