@@ -3,7 +3,7 @@
 For every request FastAPI's handler works out again what never changes for a route: how each
 dependency is to be called (coroutine, generator, thread pool, overridden or not), its cache
 key, the endpoint's context for error messages, the telemetry hooks, the content type through an
-``email.message.Message``. On a read by id that is ≈ 15 % of the CPU (docs/benchmarks.md,
+``email.message.Message``. Doing it once took 12 % off a read by id (docs/benchmarks.md,
 seventh round).
 
 ``lean_handler`` builds, once per route, a handler that does only the per-request part, for the
