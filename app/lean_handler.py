@@ -10,7 +10,10 @@ seventh round).
 routes whose shape allows it: a coroutine endpoint with a default JSON response class, whose
 dependencies are coroutines that take at most the request (the API key check, the session, the
 clock…). It keeps FastAPI's semantics and reuses FastAPI's own validation of path, query, header
-and body parameters, so the errors are the same, in the same order:
+and body parameters, so the errors are the same, in the same order. A path, query or header
+parameter's request key, error location and whether it takes repeated values are worked out
+once, with FastAPI's own helpers (``_Param``); a parameter they cannot describe simply (a model
+of parameters, alias choices, a JSON value) goes through FastAPI's ``request_params_to_args``:
 
 1. the body is read and parsed: malformed JSON is a 422 ``json_invalid`` error, an unreadable
    body a 400; a body whose content type is not JSON is handed over as bytes;
@@ -32,6 +35,7 @@ import inspect
 import json
 from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
+from copy import deepcopy
 from typing import Any
 
 from fastapi import Request, Response, params
@@ -43,6 +47,16 @@ from fastapi.exceptions import HTTPException, RequestValidationError, ResponseVa
 from fastapi.routing import APIRoute
 from fastapi.utils import is_body_allowed_for_status_code
 from pydantic_core import PydanticUndefined
+from starlette.datastructures import Headers, ImmutableMultiDict
+
+try:  # FastAPI's helpers for a parameter's request key and shape: private, so looked up
+    # defensively; without them every parameter goes through ``request_params_to_args``.
+    from fastapi._compat import ModelField, field_annotation_is_sequence, get_missing_field_error
+    from fastapi.dependencies.utils import _get_param_aliases, _get_param_model, _is_json_field
+except ImportError:  # pragma: no cover — a FastAPI release that moved them
+    PLANNED_PARAMETERS = False
+else:
+    PLANNED_PARAMETERS = True
 
 # FastAPI's context variable holding the included version of the route being built: private,
 # so looked up defensively; without it every route keeps FastAPI's handler (a test fails then).
@@ -51,6 +65,66 @@ _INCLUDED_ROUTE: ContextVar[Any] | None = getattr(
 )
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+class _Param:
+    """A path, query or header parameter, with what FastAPI works out for it on every request
+    (its request key and error location, whether it takes repeated values) worked out once."""
+
+    __slots__ = ("field", "name", "key", "loc", "repeated", "required", "default", "validated")
+
+    def __init__(self, field: ModelField) -> None:
+        [(_, key)] = _get_param_aliases(field)
+        info = field.field_info
+        assert isinstance(info, params.Param)
+        self.field = field
+        self.name = field.name
+        self.key = key
+        self.loc = (info.in_.value, key)
+        self.repeated = field_annotation_is_sequence(info.annotation)
+        self.required = info.is_required()
+        self.default = field.default
+        self.validated = bool(info.validate_default)
+
+
+def _plan(fields: list[ModelField]) -> tuple[_Param, ...] | None:
+    """The parameters' plans, or None when one needs FastAPI's general extraction (a model of
+    parameters, alias choices, a JSON-encoded value)."""
+    if not PLANNED_PARAMETERS:
+        return None
+    for field in fields:
+        if (
+            _get_param_model(field) is not None
+            or _is_json_field(field)
+            or len(_get_param_aliases(field)) != 1
+        ):
+            return None
+    return tuple(_Param(field) for field in fields)
+
+
+def _extract(plan: tuple[_Param, ...], received: Any) -> tuple[dict[str, Any], list[Any]]:
+    """What ``request_params_to_args`` does, only the per-request part."""
+    values: dict[str, Any] = {}
+    errors: list[Any] = []
+    multi = isinstance(received, ImmutableMultiDict | Headers)
+    for param in plan:
+        value = received.getlist(param.key) if param.repeated and multi else received.get(param.key)
+        if value is None or (param.repeated and len(value) == 0):
+            if param.required:
+                errors.append(get_missing_field_error(loc=param.loc))
+                continue
+            value = deepcopy(param.default)
+            if not param.validated:
+                values[param.name] = value
+                continue
+        checked, field_errors = param.field.validate(value, values, loc=param.loc)
+        if field_errors:
+            errors.extend(field_errors)
+        else:
+            values[param.name] = checked
+    return values, errors
+
+
 # A dependency as the lean handler calls it: its parameter name in the endpoint (None for a
 # route's ``dependencies=[...]``), the callable, the name under which it takes the request.
 _Dependency = tuple[str | None, Callable[..., Any], str | None]
@@ -76,9 +150,14 @@ def lean_handler(route: Any) -> Handler | None:
     dependencies = _dependencies(dependant.dependencies)
     endpoint = dependant.call
     assert endpoint is not None
-    path_params = dependant.path_params
-    query_params = dependant.query_params
-    header_params = dependant.header_params
+    sources = []
+    for fields, source in (
+        (dependant.path_params, "path_params"),
+        (dependant.query_params, "query_params"),
+        (dependant.header_params, "headers"),
+    ):
+        if fields:
+            sources.append((fields, _plan(fields), source))
     body_params = dependant.body_params
     embed_body_fields = _embed_body_fields(route)
     request_name = dependant.request_param_name
@@ -107,15 +186,14 @@ def lean_handler(route: Any) -> Handler | None:
             if name is not None:
                 values[name] = value
         errors: list[Any] = []
-        for fields, received in (
-            (path_params, request.path_params),
-            (query_params, request.query_params),
-            (header_params, request.headers),
-        ):
-            if fields:
+        for fields, plan, source in sources:
+            received = getattr(request, source)
+            if plan is None:
                 params, params_errors = request_params_to_args(fields, received)
-                values.update(params)
-                errors.extend(params_errors)
+            else:
+                params, params_errors = _extract(plan, received)
+            values.update(params)
+            errors.extend(params_errors)
         if body_params:
             body_values, body_errors = await request_body_to_args(
                 body_params, body, embed_body_fields

@@ -5,8 +5,9 @@ FastAPI's general handler, which takes over while ``app.dependency_overrides`` h
 Both must answer the same status, headers and body. The requests are the ones where the two
 could part: how the body is read (malformed JSON, bytes that are not UTF-8, a content type that
 is not JSON, no body), the order of the checks (authentication before validation), parameters
-in the path, the query and the headers, the response's status code and headers, and requests
-that change nothing (so the second one meets the same database).
+in the path, the query and the headers (repeated, empty, unknown, too long), the response's
+status code and headers, and requests that change nothing (so the second one meets the same
+database).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from fastapi.routing import APIRoute
 
 from app.deps import get_clock
 from app.domain.roles import Role
-from app.lean_handler import lean_handler
+from app.lean_handler import PLANNED_PARAMETERS, lean_handler
 from app.routing import TransactionalRoute
 from tests.conftest import KeyFactory
 from tests.factories import create_order
@@ -89,9 +90,12 @@ def _cases(s: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, str], bytes 
     yield "GET", "/v1/repair-orders?cursor=not-a-cursor", counter, None
     yield "GET", "/v1/repair-orders?created_after=2026-01-01T00:00:00", counter, None
     yield "GET", f"/v1/repair-orders/{order['id']}/events", counter, None
+    yield "GET", "/v1/repair-orders?limit=1&limit=7&status=&unknown=1", counter, None
     # The public tracking page (a route-level dependency: the rate limit).
     yield "GET", f"/v1/tracking/{order['tracking_token']}", {}, None
     yield "GET", f"/v1/tracking/{'x' * 129}", {}, None
+    yield "GET", f"/v1/tracking/{order['tracking_token']}", {"Accept-Language": "en-GB"}, None
+    yield "GET", f"/v1/tracking/{order['tracking_token']}", {"Accept-Language": "x" * 999}, None
     yield "GET", "/v1/tracking/unknown-token", {}, None
     # Bodies that never reach the endpoint: malformed JSON, bytes that are not UTF-8, JSON sent
     # as text/plain or without a content type, no body, an array, missing and unknown fields.
@@ -130,7 +134,7 @@ async def test_the_lean_handler_answers_as_fastapis_does(
         lean, general = await _both(app, client, request)
         assert lean == general, (method, target, body)
         compared += 1
-    assert compared == 35
+    assert compared == 38
 
 
 async def test_a_dependency_override_still_applies(
@@ -161,6 +165,7 @@ def _transactional_routes(routes: list[Any]) -> Iterator[APIRoute]:
 def test_every_operation_is_served_by_the_lean_handler(app: Any) -> None:
     """A route that FastAPI's handler would still serve (a ``def`` endpoint, a generator
     dependency, a FastAPI whose internals moved) is listed here, to be looked at."""
+    assert PLANNED_PARAMETERS  # FastAPI's helpers for parameters are where the handler looks
     routes = list(_transactional_routes(app.routes))
     paths = app.openapi()["paths"]
     operations = [op for path, ops in paths.items() if path.startswith("/v1/") for op in ops]
