@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import time
-import uuid
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -15,6 +15,15 @@ from app.observability import Metrics, request_id_var
 
 access_log = logging.getLogger("atelier.access")
 _REQUEST_ID_HEADER = b"x-request-id"
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    """A request header's first value (``name`` in lower case), found without building a dict
+    of every header."""
+    for key, value in scope.get("headers") or ():
+        if key == name:
+            return bytes(value)
+    return None
 
 
 def _valid_request_id(value: bytes) -> str | None:
@@ -35,8 +44,8 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        request_id = _valid_request_id(headers.get(_REQUEST_ID_HEADER, b"")) or uuid.uuid4().hex
+        given = _header(scope, _REQUEST_ID_HEADER)
+        request_id = (given and _valid_request_id(given)) or secrets.token_hex(16)
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status_holder: dict[str, Any] = {"status": 500}
@@ -59,17 +68,17 @@ class RequestContextMiddleware:
             template = getattr(route, "path", None) or "unmatched"
             method = scope.get("method", "")
             status = status_holder["status"]
-            self.metrics.requests.labels(method, template, str(status)).inc()
-            self.metrics.latency.labels(method, template).observe(elapsed)
-            access_log.info(
-                "request",
-                extra={
-                    "method": method,
-                    "route": template,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 2),
-                },
-            )
+            self.metrics.observe_request(method, template, status, elapsed)
+            if access_log.isEnabledFor(logging.INFO):  # off in production's WARNING level
+                access_log.info(
+                    "request",
+                    extra={
+                        "method": method,
+                        "route": template,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                    },
+                )
             request_id_var.reset(token)
 
 
@@ -84,8 +93,7 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
+        declared = _header(scope, b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
             await self._too_large(scope, receive, send)
             return

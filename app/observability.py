@@ -60,6 +60,9 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        # Each (method, route, status)'s counter and histogram, looked up once: prometheus'
+        # ``labels()`` validates and locks on every call, twice per request otherwise.
+        self._request_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.requests = Counter(
             "atelier_http_requests_total",
             "HTTP requests handled",
@@ -91,3 +94,15 @@ class Metrics:
             ["status"],
             registry=self.registry,
         )
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count a handled request and its duration, by method, route template and status."""
+        key = (method, route, status)
+        series = self._request_series.get(key)
+        if series is None:
+            series = self._request_series[key] = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+        series[0].inc()
+        series[1].observe(seconds)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any
 
 import httpx
@@ -213,3 +215,36 @@ def test_an_if_match_version_is_ascii_digits() -> None:
     assert parse_if_match('W/"12"') == 12
     with pytest.raises(ApiError):
         parse_if_match('"²"')
+
+
+async def test_every_request_is_counted_timed_and_logged(client: httpx.AsyncClient) -> None:
+    """Each request adds to its series (a series is looked up once, then reused), and the access
+    log has a line per request whenever its level lets it through."""
+    lines: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record)
+
+    access, keep = logging.getLogger("atelier.access"), Keep()
+    access.addHandler(keep)
+    level = access.level
+    access.setLevel(logging.INFO)
+    try:
+        for _ in range(3):
+            assert (await client.get("/readyz")).status_code == 200
+        assert (await client.get("/v1/nowhere")).status_code == 404
+    finally:
+        access.setLevel(level)
+        access.removeHandler(keep)
+    metrics = (await client.get("/metrics")).text
+    counted = re.search(
+        r'atelier_http_requests_total\{method="GET",route="/readyz",status="200"\} (\S+)', metrics
+    )
+    timed = re.search(
+        r'atelier_http_request_duration_seconds_count\{method="GET",route="/readyz"\} (\S+)',
+        metrics,
+    )
+    assert counted and timed
+    assert float(counted.group(1)) == float(timed.group(1)) >= 3
+    assert [(r.route, r.status) for r in lines] == [("/readyz", 200)] * 3 + [("unmatched", 404)]  # type: ignore[attr-defined]
