@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from app.deps import IF_MATCH_PATTERN
@@ -111,13 +112,15 @@ def _add_links(schema: dict[str, Any]) -> None:
                 }
 
 
-def build_openapi(app: FastAPI) -> dict[str, Any]:
+def build_openapi(app: FastAPI, routers: Sequence[APIRouter]) -> dict[str, Any]:
+    """The contract, its operations in the order of ``routers`` (the documentation's order, not
+    necessarily the order the application tries them in)."""
     if app.openapi_schema is None:
         schema = get_openapi(
             title=API_TITLE,
             version=API_VERSION,
             description=API_DESCRIPTION,
-            routes=app.routes,
+            routes=[route for router in routers for route in router.routes],
             tags=[
                 {"name": "operations", "description": "Health, readiness and metrics"},
                 {"name": "api-keys", "description": "Credentials of machine clients (admin)"},
