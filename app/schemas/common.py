@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -44,7 +44,9 @@ NoNul = StringConstraints(pattern=_NO_NUL)
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("a timezone offset is required (e.g. 2026-11-23T10:15:00Z)")
-    return value
+    # Stored and answered in UTC: a time sent with another offset comes back as the same
+    # instant in UTC, from the request that wrote it as from every later read.
+    return value.astimezone(UTC)
 
 
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]

@@ -51,9 +51,11 @@ async def test_counter_intake_records_the_deposit_receipt(
         accessories=[{"item": "box"}, {"item": "extra_links", "quantity": 2}],
         accessibility_needs="Hard of hearing",
         promised_date="2099-01-15",
-        acknowledgement={"signed_name": "C. Martin"},
+        acknowledgement={"signed_name": "C. Martin", "signed_at": "2026-11-20T09:30:00+01:00"},
     )
     assert order["status"] == "received"
+    # Times are answered in UTC, whatever the offset they were sent with.
+    assert order["intake_acknowledged_at"] == "2026-11-20T08:30:00Z"
     assert re.fullmatch(r"\d{4}-\d{6}", order["number"])
     assert len(order["tracking_token"]) >= 43
     assert order["deposited_at"] is not None
@@ -65,6 +67,40 @@ async def test_counter_intake_records_the_deposit_receipt(
         f"/v1/repair-orders/{order['id']}", headers=staff[Role.TECHNICIAN]
     )
     assert technician_view.json()["allowed_actions"] == ["start_diagnosis"]
+
+
+async def test_a_new_order_is_answered_as_it_is_stored_and_logged_once(
+    client: httpx.AsyncClient, keys: KeyFactory, staff: dict[Role, dict[str, str]]
+) -> None:
+    # A creation answers from the values it wrote, without reading the order back: the answer,
+    # its ETag and Location must be what a read of the stored order gives.
+    boutique = await keys.headers(Role.PARTNER, partner_id=await keys.partner())
+    intakes = [
+        (staff[Role.COUNTER], {
+            "accessories": [{"item": "box"}], "promised_date": "2099-03-01",
+            "acknowledgement": {"signed_name": "C. Martin", "signed_at": "2026-11-20T09:30+01:00"},
+            "deposit": {"amount": "40.00", "currency": "EUR"},
+            "preapproved_ceiling": {"amount": "120.50", "currency": "EUR"},
+            "deposited_at": "2026-11-20T08:15:00Z",
+        }),
+        (staff[Role.MANAGER], {"complaint": None}),
+        (boutique, {"accessibility_needs": "Large print"}),
+    ]  # fmt: skip
+    for headers, fields in intakes:
+        payload = {"customer": {"name": "Claire Martin"}, "watch": dict(WATCH), **fields}
+        created = await client.post("/v1/repair-orders", json=payload, headers=headers)
+        assert created.status_code == 201, created.text
+        order = created.json()
+        assert created.headers["location"] == f"/v1/repair-orders/{order['id']}"
+        read = await client.get(created.headers["location"], headers=headers)
+        assert read.json() == order
+        assert read.headers["etag"] == created.headers["etag"] == '"1"'
+        [event] = await events_of(client, headers, order["id"])
+        assert (event["action"], event["from_status"], event["to_status"]) == (
+            "create", None, order["status"]
+        )  # fmt: skip
+    assert order["status"] == "awaiting_arrival"
+    assert order["partner_id"] is not None
 
 
 async def test_intake_can_reuse_an_existing_customer_and_watch(
