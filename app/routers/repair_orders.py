@@ -75,8 +75,9 @@ async def create_repair_order(
     response: Response,
 ) -> RepairOrderRead:
     order = await order_service.create(session, actor, payload, clock())
-    response.headers["Location"] = f"/v1/repair-orders/{order.id}"
-    return _reply(order, actor, response)
+    response.headers["Location"] = f"/v1/repair-orders/{order['id']}"
+    with_etag(response, order["version"])
+    return present(order, actor)
 
 
 @router.get(

@@ -8,17 +8,53 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain.webhooks import EventType
-from app.models import OutboxMessage, RepairOrder, WebhookSubscription
+from app.models import OutboxMessage, WebhookSubscription
 from app.repositories import rows
 from app.repositories import webhooks as webhook_repository
 
 
-def order_summary(order: RepairOrder) -> dict[str, Any]:
+class OrderHeader(Protocol):
+    """What an order's events and messages say of it: a table model has it, and so has a new
+    order written from its column values (``NewOrder``)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def number(self) -> str: ...
+    @property
+    def partner_id(self) -> uuid.UUID | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def outcome(self) -> str | None: ...
+    @property
+    def version(self) -> int: ...
+
+
+class NewOrder(NamedTuple):
+    """The header of an order written from its column values, without a table model."""
+
+    id: uuid.UUID
+    number: str
+    partner_id: uuid.UUID | None
+    status: str
+    outcome: str | None
+    version: int
+
+    @classmethod
+    def of(cls, values: dict[str, Any]) -> NewOrder:
+        return cls(
+            values["id"], values["number"], values["partner_id"], values["status"],
+            values["outcome"], values["version"],
+        )  # fmt: skip
+
+
+def order_summary(order: OrderHeader) -> dict[str, Any]:
     """What every order event says of the order: no personal data, and the version so that a
     receiver can discard an older message arriving late."""
     return {
@@ -36,7 +72,7 @@ async def emit(
     event_type: EventType,
     now: datetime,
     *,
-    order: RepairOrder | None = None,
+    order: OrderHeader | None = None,
     data: dict[str, Any] | None = None,
     only: WebhookSubscription | None = None,
 ) -> uuid.UUID:

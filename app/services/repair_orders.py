@@ -27,7 +27,7 @@ from app.domain.quoting import balance_in_cents
 from app.domain.webhooks import EventType
 from app.models import Customer, OrderEvent, RepairOrder, Watch
 from app.repositories import repair_orders as order_repository
-from app.repositories.rows import insert_new, new_values
+from app.repositories.rows import insert_new, insert_values, new_values
 from app.repositories.scoping import get_scoped, partner_scope
 from app.schemas.customers import CustomerCreate
 from app.schemas.measurements import PreDiagnosisReview
@@ -40,6 +40,7 @@ from app.schemas.repair_orders import (
 )
 from app.schemas.watches import WatchCreate
 from app.services import outbox, records
+from app.services.outbox import NewOrder, OrderHeader
 
 CREATE_ACTION = "create"
 WARRANTY_CLAIM_ACTION = "open_warranty_claim"
@@ -100,22 +101,31 @@ async def _resolve_watch(
     return existing.id
 
 
-def apply_intake(order: RepairOrder, intake: IntakeDetails, now: datetime) -> None:
-    """Copy the deposit receipt's data onto the order (only while it is being received)."""
+def intake_values(intake: IntakeDetails, now: datetime) -> dict[str, Any]:
+    """The order's columns the deposit receipt's data sets (only while it is being received)."""
     if intake.promised_date is not None and intake.promised_date < now.date():
         raise BusinessValidationError("The promised date is in the past.", "/promised_date")
-    order.complaint = intake.complaint
-    order.condition_report = [c.model_dump(mode="json") for c in intake.condition_report]
-    order.accessories = [a.model_dump(mode="json") for a in intake.accessories]
-    order.accessibility_needs = intake.accessibility_needs
-    order.promised_date = intake.promised_date
+    values: dict[str, Any] = {
+        "complaint": intake.complaint,
+        "condition_report": [c.model_dump(mode="json") for c in intake.condition_report],
+        "accessories": [a.model_dump(mode="json") for a in intake.accessories],
+        "accessibility_needs": intake.accessibility_needs,
+        "promised_date": intake.promised_date,
+    }
     if intake.acknowledgement is not None:
-        order.intake_acknowledged_by = intake.acknowledgement.signed_name
-        order.intake_acknowledged_at = intake.acknowledgement.signed_at or now
+        values["intake_acknowledged_by"] = intake.acknowledgement.signed_name
+        values["intake_acknowledged_at"] = intake.acknowledgement.signed_at or now
+    return values
+
+
+def apply_intake(order: RepairOrder, intake: IntakeDetails, now: datetime) -> None:
+    """Copy the deposit receipt's data onto the order (only while it is being received)."""
+    for name, value in intake_values(intake, now).items():
+        setattr(order, name, value)
 
 
 def order_event(
-    order: RepairOrder,
+    order: OrderHeader,
     actor: Actor,
     now: datetime,
     action: str,
@@ -142,31 +152,20 @@ def order_event(
     )
 
 
-async def _new_order(
-    session: AsyncSession,
-    status: OrderStatus,
-    now: datetime,
-    *,
-    customer_id: uuid.UUID,
-    watch_id: uuid.UUID,
-    partner_id: uuid.UUID | None,
-) -> RepairOrder:
+async def _numbered(session: AsyncSession, now: datetime) -> dict[str, Any]:
+    """A new order's number (the year's next) and the secret of its tracking link."""
     sequence = await order_repository.next_order_sequence(session, now.year)
-    return RepairOrder(
-        number=format_order_number(now.year, sequence),
-        tracking_token=new_tracking_token(),
-        status=status.value,
-        customer_id=customer_id,
-        watch_id=watch_id,
-        partner_id=partner_id,
-        created_at=now,
-        updated_at=now,
-    )
+    return {
+        "number": format_order_number(now.year, sequence),
+        "tracking_token": new_tracking_token(),
+    }
 
 
 async def create(
     session: AsyncSession, actor: Actor, payload: RepairOrderCreate, now: datetime
-) -> RepairOrder:
+) -> dict[str, Any]:
+    """Take an order in; its column values (nothing changes a new order later in the request,
+    so it is written from them, without a table model: ``rows.new_values``)."""
     status = creation_status(actor.role)
     if status is OrderStatus.AWAITING_ARRIVAL and payload.deposited_at is not None:
         raise BusinessValidationError(
@@ -176,27 +175,30 @@ async def create(
         raise BusinessValidationError("The deposit time is in the future.", "/deposited_at")
     customer_id = await _resolve_customer(session, actor, payload.customer, now)
     watch_id = await _resolve_watch(session, actor, payload.watch, customer_id, now)
-    order = await _new_order(
-        session,
-        status,
-        now,
+    order = new_values(
+        RepairOrder,
+        **await _numbered(session, now),
+        status=status.value,
         customer_id=customer_id,
         watch_id=watch_id,
         partner_id=partner_scope(actor),
+        created_at=now,
+        updated_at=now,
+        **intake_values(payload, now),
     )
-    apply_intake(order, payload, now)
     if status is OrderStatus.RECEIVED:
-        order.deposited_at = payload.deposited_at or now
+        order["deposited_at"] = payload.deposited_at or now
     if payload.deposit is not None:
-        order.deposit_cents = payload.deposit.to_money().to_cents()
+        order["deposit_cents"] = payload.deposit.to_money().to_cents()
     if payload.preapproved_ceiling is not None:
-        order.preapproved_ceiling_cents = payload.preapproved_ceiling.to_money().to_cents()
-    await records.insert(session, order)
+        order["preapproved_ceiling_cents"] = payload.preapproved_ceiling.to_money().to_cents()
+    await insert_values(session, RepairOrder, order)
+    header = NewOrder.of(order)
     await order_repository.append_event(
         session,
-        order_event(order, actor, now, CREATE_ACTION, {"channel": actor.role.value}),
+        order_event(header, actor, now, CREATE_ACTION, {"channel": actor.role.value}),
     )
-    await outbox.emit(session, EventType.ORDER_CREATED, now, order=order)
+    await outbox.emit(session, EventType.ORDER_CREATED, now, order=header)
     return order
 
 
@@ -246,13 +248,14 @@ async def open_warranty_claim(
         warranty_until=original.warranty_until,
         today=now.date(),
     )
-    claim = await _new_order(
-        session,
-        OrderStatus.RECEIVED,
-        now,
+    claim = RepairOrder(
+        **await _numbered(session, now),
+        status=OrderStatus.RECEIVED.value,
         customer_id=original.customer_id,
         watch_id=original.watch_id,
         partner_id=original.partner_id,
+        created_at=now,
+        updated_at=now,
     )
     claim.warranty_of = original.id
     claim.free_of_charge = True
