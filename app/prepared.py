@@ -16,7 +16,8 @@ types, sends the compiled SQL on the session's own connection and transaction, a
 values read with SQLAlchemy's result processors: callers get what ``Connection.execute`` would
 give them (``tests/api/test_prepared.py`` compares the two on every prepared statement). The API
 prepares the statements every hot request runs: a row by id, the tracking page's, the INSERT of
-a new row, the webhook subscribers of an event.
+a new row, the webhook subscribers of an event, and the upsert that hands out the year's next
+order or invoice number (an INSERT with RETURNING).
 
 What it leaves to SQLAlchemy: a session on another driver (SQLite through the async engine, in
 memory), a connection with a ``before_cursor_execute`` listener (the tests that look at the SQL
@@ -122,7 +123,8 @@ class Form:
 
 
 class Prepared:
-    """A SELECT or a plain INSERT (no RETURNING) that hot requests run again and again."""
+    """A SELECT or an INSERT (an upsert too, with RETURNING) that hot requests run again and
+    again."""
 
     __slots__ = ("statement", "_forms")
 
@@ -148,8 +150,6 @@ def _compile(
     compiled = statement.compile(
         dialect=dialect, column_keys=list(columns) if columns is not None else None
     )
-    if getattr(compiled, "effective_returning", None):
-        raise TypeError("A prepared INSERT cannot have RETURNING columns.")
     binds: dict[str, Any] = getattr(compiled, "binds", {})
     if any(bind.expanding for bind in binds.values()):
         raise TypeError("A prepared statement cannot have expanding (IN) parameters.")
@@ -158,7 +158,12 @@ def _compile(
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
         if process is not None:
             bind_processors[name] = process
-    selected = list(statement.selected_columns) if isinstance(statement, Select) else []
+    # The columns read back: a SELECT's, or an INSERT's RETURNING columns (none for most).
+    selected = (
+        list(statement.selected_columns)
+        if isinstance(statement, Select)
+        else list(getattr(compiled, "effective_returning", None) or ())
+    )
     return Form(compiled, bind_processors, selected)
 
 

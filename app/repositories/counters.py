@@ -11,13 +11,17 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.db import run_prepared
+from app.prepared import Prepared
+
 
 @functools.cache
-def _increment(counter: type[SQLModel], dialect: str) -> Any:
-    # Built once per counter and dialect: constructing the upsert cost more than running it.
+def _increment(counter: type[SQLModel], dialect: str) -> Prepared:
+    # Built and compiled once per counter and dialect, and run on the driver's cursor
+    # (app/prepared.py): every creation runs it, with the counter's row locked from here on.
     insert: Any = pg_insert if dialect == "postgresql" else sqlite_insert
     table = counter.__table__  # type: ignore[attr-defined]
-    return (
+    return Prepared(
         insert(table)
         .values(year=bindparam("year"), last_value=1)
         .on_conflict_do_update(
@@ -32,5 +36,5 @@ async def next_in_year(session: AsyncSession, counter: type[SQLModel], year: int
     until the transaction ends, so concurrent requests queue and none reuses a value."""
     bind = session.sync_session.bind
     dialect = bind.dialect.name if bind is not None else "sqlite"
-    result = await session.exec(_increment(counter, dialect), params={"year": year})
-    return int(result.scalar_one())
+    [row] = await run_prepared(session, _increment(counter, dialect), {"year": year})
+    return int(row.last_value)

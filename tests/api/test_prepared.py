@@ -22,9 +22,18 @@ from sqlmodel import SQLModel
 
 from app.db import run_core, run_prepared
 from app.domain.roles import Role
-from app.models import Customer, OrderEvent, OutboxMessage, RepairOrder, Watch, WebhookSubscription
+from app.models import (
+    Customer,
+    OrderEvent,
+    OrderNumberCounter,
+    OutboxMessage,
+    RepairOrder,
+    Watch,
+    WebhookSubscription,
+)
 from app.prepared import Prepared
 from app.repositories import tracking, webhooks
+from app.repositories.counters import _increment, next_in_year
 from app.repositories.rows import _insert_into, new_values
 from app.repositories.scoping import _row_by_id, table_of
 from tests.conftest import KeyFactory
@@ -189,14 +198,37 @@ async def test_a_driver_error_is_sqlalchemys_exception(app: Any, world: dict[str
         await session.close()
 
 
-def test_only_a_select_or_a_plain_insert_can_be_prepared() -> None:
+def test_only_a_select_or_an_insert_can_be_prepared() -> None:
     customers = table_of(Customer)
     with pytest.raises(TypeError, match="SELECT or an INSERT"):
         Prepared(sa.update(customers).values(name="x"))  # type: ignore[arg-type]
     dialect = sa.create_engine("sqlite://").dialect
-    returning = Prepared(sa.insert(customers).returning(customers.c.id))
-    with pytest.raises(TypeError, match="RETURNING"):
-        returning.form(dialect, {"id": uuid.uuid4(), "name": "x"})
     expanding = Prepared(sa.select(customers).where(customers.c.name.in_(["a", "b"])))
     with pytest.raises(TypeError, match="expanding"):
         expanding.form(dialect, None)
+
+
+async def test_the_prepared_number_upsert_counts_with_sqlalchemys(app: Any) -> None:
+    """The year's counter, incremented in turn by the prepared upsert (as a creation runs it)
+    and by SQLAlchemy: one sequence, read back as the same key and type."""
+    session = app.state.runtime.db.new_session(write=True)
+    try:
+        bind = session.sync_session.bind
+        assert bind is not None
+        upsert = _increment(OrderNumberCounter, bind.dialect.name)
+        handed_out = []
+        for _ in range(2):
+            handed_out.append(await next_in_year(session, OrderNumberCounter, 1999))
+            [row] = (await run_core(session, upsert.statement, {"year": 1999})).all()
+            handed_out.append(row.last_value)
+        assert handed_out == [1, 2, 3, 4]
+        fast, slow = (
+            await run_prepared(session, upsert, {"year": 1999}),
+            await run_core(session, upsert.statement, {"year": 1999}),
+        )
+        assert (fast.keys, list(fast)) == (tuple(slow.keys()), [(5,)])
+        assert [tuple(row) for row in slow] == [(6,)]
+        assert type(fast[0].last_value) is int
+        await session.rollback()
+    finally:
+        await session.close()
