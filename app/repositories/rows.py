@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import insert
+from sqlalchemy.orm import instrumentation
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db import run_prepared
 from app.prepared import Prepared
 from app.repositories.scoping import table_of
+
+Row = TypeVar("Row", bound=SQLModel)
 
 # A field of a table model: its name, its default value, its default factory, and whether a
 # new row must be given a value for it.
@@ -83,3 +86,18 @@ async def insert_new(
 async def insert_row(session: AsyncSession, row: SQLModel) -> None:
     """Write ``row`` with an INSERT built once per table; the session does not track it."""
     await insert_values(session, type(row), row.model_dump())
+
+
+def as_loaded(model: type[Row], values: dict[str, Any]) -> Row:
+    """A table model holding the column values of its row, built as SQLAlchemy's loader builds
+    a query's instances: the values put in place at once, none of them set through the
+    attribute instrumentation (which makes building a table model cost more than its INSERT).
+    No session tracks it: whoever changes it writes the change (``OrderForChange``)."""
+    instance = _class_manager(model).new_instance()
+    instance.__dict__.update(values)
+    return cast(Row, instance)
+
+
+@functools.cache
+def _class_manager(model: type[SQLModel]) -> Any:
+    return instrumentation.manager_of_class(model)

@@ -94,20 +94,26 @@ def scoped_table_select(model: type[SQLModel], actor: Actor) -> sa.Select[Any]:
 
 
 @functools.cache
-def _row_by_id(table: sa.Table, scoped: bool) -> Prepared:
-    # Built and compiled once (app/prepared.py): every read by id runs it.
+def _row_by_id(table: sa.Table, scoped: bool, for_update: bool = False) -> Prepared:
+    # Built and compiled once (app/prepared.py): every read by id runs it, and every
+    # transition, locking the row on PostgreSQL (SQLite has one writer at a time).
     statement = sa.select(table).where(table.c.id == sa.bindparam("row_id"))
     if scoped:
         statement = statement.where(table.c.partner_id == sa.bindparam("partner_id"))
-    return Prepared(statement)
+    return Prepared(statement.with_for_update() if for_update else statement)
 
 
 async def get_scoped_values(
-    session: AsyncSession, model: type[SQLModel], row_id: uuid.UUID, actor: Actor
+    session: AsyncSession,
+    model: type[SQLModel],
+    row_id: uuid.UUID,
+    actor: Actor,
+    *,
+    for_update: bool = False,
 ) -> dict[str, Any] | None:
     """The column values of one row the actor may see, without building an ORM instance."""
     parameters = _by_id_parameters(row_id, actor)
-    statement = _row_by_id(table_of(model), "partner_id" in parameters)
+    statement = _row_by_id(table_of(model), "partner_id" in parameters, for_update)
     return (await run_prepared(session, statement, parameters)).first_mapping()
 
 

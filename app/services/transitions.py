@@ -34,6 +34,7 @@ from app.models import OrderEvent, RepairOrder, Watch
 from app.repositories import quotes as quote_repository
 from app.repositories import repair_orders as order_repository
 from app.repositories import workshop as workshop_repository
+from app.repositories.repair_orders import OrderForChange
 from app.schemas import transitions as commands
 from app.services import invoices as invoice_service
 from app.services import measurements as measurement_service
@@ -272,28 +273,27 @@ async def apply(
     settings: Settings,
     decision_details: dict[str, Any] | None = None,
 ) -> RepairOrder:
-    order = await order_repository.get(session, actor, order_id, for_update=True)
-    if order is None:
+    change = await order_repository.get_for_change(session, actor, order_id)
+    if change is None:
         raise NotFound(f"No repair order with id {order_id}.")
-    check_version(order.version, expected_version)
-    order = await _apply_to(
-        session, order, actor, action, command, now, settings, decision_details or {}
-    )
+    check_version(change.order.version, expected_version)
+    await _apply_to(session, change, actor, action, command, now, settings, decision_details or {})
     if action is Action.SEND_QUOTE:
-        await _approve_within_ceiling(session, order, now, settings)
-    return order
+        await _approve_within_ceiling(session, change, now, settings)
+    return change.order
 
 
 async def _apply_to(
     session: AsyncSession,
-    order: RepairOrder,
+    change: OrderForChange,
     actor: Actor,
     action: Action,
     command: BaseModel,
     now: datetime,
     settings: Settings,
     decision_details: dict[str, Any],
-) -> RepairOrder:
+) -> None:
+    order = change.order
     # Facts cost queries: load the quote state and the event log only for the actions whose
     # guards or effects read them (transitions are the hot path of the counter and workshop).
     quotes = (
@@ -315,7 +315,7 @@ async def _apply_to(
         order.outcome = decision.outcome.value
     order.version += 1
     order.updated_at = now
-    session.add(order)
+    await change.write(session)
     await order_repository.append_event(
         session,
         order_event(
@@ -328,13 +328,13 @@ async def _apply_to(
             reason=_reason_of(command),
         ),  # fmt: skip
     )
-    change = {
+    moved = {
         "action": action.value,
         "from_status": from_status,
         "to_status": order.status,
         "occurred_at": now.isoformat(),
     }
-    await outbox.emit(session, EventType.ORDER_TRANSITIONED, now, order=order, data=change)
+    await outbox.emit(session, EventType.ORDER_TRANSITIONED, now, order=order, data=moved)
     if order.status != from_status:
         await notification_service.enqueue(session, order, now, settings)
     if action is Action.SEND_QUOTE:
@@ -343,13 +343,13 @@ async def _apply_to(
             session, EventType.QUOTE_SENT, now, order=order,
             data={"quote_number": sent.number if sent else None},
         )  # fmt: skip
-    return order
 
 
 async def _approve_within_ceiling(
-    session: AsyncSession, order: RepairOrder, now: datetime, settings: Settings
+    session: AsyncSession, change: OrderForChange, now: datetime, settings: Settings
 ) -> None:
     """The customer's standing instruction at intake approves a quote within the ceiling."""
+    order = change.order
     if order.preapproved_ceiling_cents is None:
         return
     state = await quote_service.state_of(session, order, settings)
@@ -360,7 +360,7 @@ async def _approve_within_ceiling(
     ceiling = Money.from_cents(order.preapproved_ceiling_cents, order.currency)
     if within_ceiling(mandatory_total, ceiling):
         await _apply_to(
-            session, order, CEILING_ACTOR, Action.APPROVE_QUOTE,
+            session, change, CEILING_ACTOR, Action.APPROVE_QUOTE,
             commands.ApproveQuoteCommand(action="approve_quote"),
             now, settings,
             {"channel": "preapproved_ceiling", "auto_approved": True, "ceiling": ceiling.as_json()},
