@@ -25,7 +25,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.prepared import Prepared, Rows, run_on_psycopg, through_sqlalchemy
 from app.settings import Settings
 from app.sqlite_inline import Checkpointer, inline_connector
-from app.sqlite_session import InlineSession, Parameters, blocking_engine
+from app.sqlite_session import (
+    CURRENT_TURN,
+    InlineSession,
+    Parameters,
+    WriteGroup,
+    WriteTurn,
+    blocking_engine,
+)
 
 _BEGIN_OPTION = "atelier_sqlite_begin"
 
@@ -105,9 +112,18 @@ class Database:
     blocking: Engine | None = None
     busy_timeout_seconds: float = 5.0
     checkpointer: Checkpointer | None = None
+    # A SQLite file: queued writers share a transaction and its commit (``WriteGroup``), up to
+    # ``max_group`` of them.
+    group_commit: bool = True
+    max_group: int = 16
     _write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _reader: AsyncEngine = field(init=False)
     _writer: AsyncEngine = field(init=False)
+    _group: WriteGroup | None = field(default=None, init=False)
+    _writers_waiting: int = field(default=0, init=False)
+    # Groups committed, and the writers they held (the mean group size, for the metrics).
+    group_commits: int = field(default=0, init=False)
+    grouped_writers: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         # Writers: a transaction (``BEGIN IMMEDIATE`` on SQLite). Readers: each statement its
@@ -123,6 +139,9 @@ class Database:
                 isolation_level="AUTOCOMMIT"
             )
             self._writer = self.engine
+        if self.checkpointer is not None:
+            # A checkpoint waits for every writer to commit: an open group commits first.
+            self.checkpointer.before_copy = self._finish_group
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -138,6 +157,7 @@ class Database:
                 blocking=blocking_engine(database, settings.database_pool_size),
                 busy_timeout_seconds=settings.sqlite_busy_timeout_seconds,
                 checkpointer=Checkpointer(database, write_lock),
+                group_commit=settings.sqlite_group_commit,
                 _write_lock=write_lock,
             )
         reader = create_engine_for(settings, autocommit=True)
@@ -155,25 +175,78 @@ class Database:
 
     def new_session(self, *, write: bool) -> AsyncSession:
         if self.blocking is not None:
+            turn = CURRENT_TURN.get() if write else None
             return InlineSession(
                 self.blocking,
                 write=write,
                 busy_timeout_seconds=self.busy_timeout_seconds,
                 checkpointer=self.checkpointer if write else None,
+                turn=turn if turn is not None and turn.group.engine is self.blocking else None,
             )
         bind = self._writer if write else self._reader
         return AsyncSession(bind, expire_on_commit=False, autoflush=False)
 
     @asynccontextmanager
     async def writer_slot(self) -> AsyncIterator[None]:
-        """Serialise writers in-process on SQLite, where only one may hold the file lock."""
+        """Serialise writers in-process on SQLite, where only one may hold the file lock.
+
+        On a SQLite file the write sessions opened in the slot join the current
+        ``WriteGroup``; the slot is left once the group has committed (or with its error), and
+        the group commits when no writer is left waiting for the slot, or at ``max_group``
+        writers."""
         if not self.is_sqlite:
             yield
             return
-        async with self._write_lock:
-            yield
+        if self.blocking is None or not self.group_commit:
+            async with self._write_lock:
+                yield
+            return
+        self._writers_waiting += 1
+        try:
+            await self._write_lock.acquire()
+        except BaseException:
+            self._writers_waiting -= 1
+            self._finish_group_if_idle()  # it was left open for this writer
+            raise
+        self._writers_waiting -= 1
+        try:
+            if self._group is None:
+                self._group = WriteGroup(self.blocking, self.busy_timeout_seconds)
+            turn = WriteTurn(self._group)
+            token = CURRENT_TURN.set(turn)
+            try:
+                yield
+            finally:
+                CURRENT_TURN.reset(token)
+                group = self._group
+                group.members += turn.joined
+                if (
+                    self._writers_waiting == 0
+                    or group.members >= self.max_group
+                    or group.failure is not None
+                ):
+                    self._finish_group()
+        finally:
+            self._write_lock.release()
+        if turn.joined:
+            # Answer only once the work is committed (an error here is the group's: a 503).
+            await asyncio.shield(turn.group.outcome)
+
+    def _finish_group(self) -> None:
+        group, self._group = self._group, None
+        if group is None or not group.finish():
+            return
+        self.group_commits += 1
+        self.grouped_writers += group.members
+        if self.checkpointer is not None:
+            self.checkpointer.committed()
+
+    def _finish_group_if_idle(self) -> None:
+        if self._group is not None and self._writers_waiting == 0 and not self._write_lock.locked():
+            self._finish_group()
 
     async def dispose(self) -> None:
+        self._finish_group()
         for engine in self.engines():
             await engine.dispose()
         if self.checkpointer is not None:

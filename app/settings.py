@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=10, ge=1, le=200)
     # Seconds a SQLite connection waits for the write lock before the request gets a 503.
     sqlite_busy_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Writers queued on a SQLite file share one transaction and its commit, each in a savepoint
+    # of its own (app/sqlite_session.py ``WriteGroup``); off: one commit per writer.
+    sqlite_group_commit: bool = True
 
     environment: Literal["development", "production", "test"] = "development"
     log_format: Literal["json", "text"] = "json"

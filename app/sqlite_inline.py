@@ -189,6 +189,8 @@ _PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA foreign_keys=ON",
     "PRAGMA synchronous=NORMAL",
+    # A savepoint's journal (each writer of a group has one) stays in memory, never in a file.
+    "PRAGMA temp_store=MEMORY",
     # No checkpoint inside a commit on the loop's thread: ``Checkpointer`` runs them on a worker.
     "PRAGMA wal_autocheckpoint=0",
 )
@@ -258,6 +260,8 @@ class Checkpointer:
         self._commits = 0
         self._running: asyncio.Task[None] | None = None
         self._connection: sqlite3.Connection | None = None  # used by one thread at a time
+        # Run in the write slot before the copy: the writers' open transaction commits.
+        self.before_copy: Callable[[], None] = lambda: None
 
     def committed(self) -> None:
         """Count a commit; start a checkpoint when enough have piled up and none is running."""
@@ -269,6 +273,7 @@ class Checkpointer:
     async def _checkpoint(self) -> None:
         try:
             async with self._write_lock:
+                self.before_copy()
                 await asyncio.to_thread(self._copy)
         except sqlite3.Error as error:  # the next turn tries again; nothing is lost meanwhile
             logger.warning("WAL checkpoint failed", extra={"error": str(error)})

@@ -18,12 +18,15 @@ then wait the same way.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, CursorResult, Engine
+from sqlalchemy.engine import Connection, CursorResult, Engine, RootTransaction
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.base import Executable
@@ -57,6 +60,134 @@ def blocking_engine(database: str, pool_size: int) -> Engine:
     return engine
 
 
+async def _begin_immediate(engine: Engine, busy_timeout_seconds: float) -> Connection:
+    """A connection of ``engine`` holding the file's write lock (``BEGIN IMMEDIATE``), waited
+    for in the loop while another process holds it."""
+    connection = await patiently(busy_timeout_seconds, engine.connect)
+    driver = connection.connection.driver_connection
+    assert isinstance(driver, sqlite3.Connection)
+    try:
+        await patiently(busy_timeout_seconds, driver.execute, "BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as error:
+        connection.close()
+        raise OperationalError("BEGIN IMMEDIATE", None, error) from error
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def _close(connection: Connection) -> None:
+    """Give a writer's connection back, its transaction ended. After a COMMIT that failed
+    (a deferred constraint, an I/O error) SQLAlchemy counts the transaction as over and the
+    pool does not roll it back: the file's write lock would stay with the pooled connection."""
+    driver = connection.connection.driver_connection
+    try:
+        if isinstance(driver, sqlite3.Connection) and driver.in_transaction:
+            driver.rollback()
+    finally:
+        connection.close()
+
+
+class WriteGroup:
+    """Writers of one process that share a SQLite transaction and its commit.
+
+    A commit writes every page the transaction changed to the WAL, and the checkpoint copies
+    them back: on a served creation or transition, 15-20 % of the CPU, with 5 % more for the
+    checkpoint (docs/benchmarks.md, eighth round). Writers queue for the write slot anyway
+    (``Database.writer_slot``), and since ids are made in order most of the pages a writer
+    changes are the ones the writer before it changed (the indexes' last pages). So while
+    writers are queued, each runs in a SAVEPOINT of the same transaction, and the last of the
+    queue (or the sixteenth) commits for them all; none of them answers before that commit.
+
+    A writer that fails rolls back to its savepoint: the others' work stays. If the
+    transaction itself is lost (a savepoint that cannot be rolled back, a commit that fails,
+    SQLite ending the transaction on an I/O error), every writer of the group gets the error
+    (a 503, nothing written), as a lone writer would.
+    """
+
+    def __init__(self, engine: Engine, busy_timeout_seconds: float) -> None:
+        self.engine = engine
+        self._busy_timeout = busy_timeout_seconds
+        self.connection: Connection | None = None
+        self._transaction: RootTransaction | None = None
+        self.members = 0  # writers that ran a statement in the transaction
+        self.failure: BaseException | None = None
+        self.outcome: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._after_commit: list[Callable[[], None]] = []
+
+    async def connect(self) -> Connection:
+        """The transaction's connection, begun by the group's first statement."""
+        if self.connection is None:
+            connection = await _begin_immediate(self.engine, self._busy_timeout)
+            # SQLAlchemy's view of the transaction begun above (pysqlite emits nothing here);
+            # each writer's session joins it with a savepoint of its own.
+            self._transaction = connection.begin()
+            self.connection = connection
+        return self.connection
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self._after_commit.append(callback)
+
+    def finish(self) -> bool:
+        """Commit the group's transaction (roll it back after a failure) and give every writer
+        its outcome; whether something was committed."""
+        committed = False
+        connection, transaction = self.connection, self._transaction
+        try:
+            if connection is not None and transaction is not None:
+                driver = connection.connection.driver_connection
+                if self.failure is None and not getattr(driver, "in_transaction", False):
+                    # SQLite rolled the whole transaction back (an I/O error, a full disk).
+                    self.failure = OperationalError("COMMIT", None, sqlite3.OperationalError(
+                        "the transaction was rolled back by SQLite"
+                    ))  # fmt: skip
+                if self.failure is None:
+                    transaction.commit()
+                    committed = True
+                else:
+                    transaction.rollback()
+        except Exception as error:  # the commit failed: nobody's work is written
+            self.failure = self.failure or error
+            committed = False
+        finally:
+            self.connection = self._transaction = None
+            if connection is not None:
+                _close(connection)  # rolls back whatever is left
+        if self.failure is None:
+            self.outcome.set_result(None)
+            for callback in self._after_commit:
+                callback()
+        elif self.members:
+            # Every writer of the group gets a 503 (retry), whichever one's work failed.
+            self.outcome.set_exception(
+                OperationalError(
+                    "COMMIT",
+                    None,
+                    sqlite3.OperationalError(
+                        f"the transaction shared by {self.members} writers failed: {self.failure}"
+                    ),
+                )  # fmt: skip
+            )
+        else:  # nobody ran a statement: nobody waits for this outcome
+            self.outcome.set_result(None)
+        return committed
+
+
+@dataclass
+class WriteTurn:
+    """One writer's turn in the write slot, in a group."""
+
+    group: WriteGroup
+    joined: bool = False  # whether it ran a statement in the group's transaction
+
+
+# The turn of the writer running in this task (set by ``Database.writer_slot``).
+CURRENT_TURN: contextvars.ContextVar[WriteTurn | None] = contextvars.ContextVar(
+    "atelier_write_turn", default=None
+)
+
+
 class InlineSession(AsyncSession):
     """An ``AsyncSession`` whose operations run at once on a blocking ``Session``.
 
@@ -71,10 +202,13 @@ class InlineSession(AsyncSession):
         write: bool,
         busy_timeout_seconds: float,
         checkpointer: Checkpointer | None = None,
+        turn: WriteTurn | None = None,
     ) -> None:
         super().__init__(expire_on_commit=False, autoflush=False)
         self._engine = engine
         self._checkpointer = checkpointer
+        # A writer in a group: its transaction is a savepoint of the group's (``WriteGroup``).
+        self._turn = turn if write else None
         self._write = write
         self._busy_timeout = busy_timeout_seconds
         # The connection the session holds, bound to its ORM session: a writer's from its first
@@ -87,17 +221,15 @@ class InlineSession(AsyncSession):
         """A writer's first step: check a connection out and take the write lock."""
         if not self._write or self._connection is not None:
             return
-        connection = await patiently(self._busy_timeout, self._engine.connect)
-        driver = connection.connection.driver_connection
-        assert isinstance(driver, sqlite3.Connection)
-        try:
-            await patiently(self._busy_timeout, driver.execute, "BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as error:
-            connection.close()
-            raise OperationalError("BEGIN IMMEDIATE", None, error) from error
-        except BaseException:
-            connection.close()
-            raise
+        if self._turn is not None:
+            connection = await self._turn.group.connect()
+            self._turn.joined = True
+            self._connection = connection
+            self.sync_session.bind = connection
+            # The session's commit releases its savepoint, its rollback rolls back to it.
+            self.sync_session.join_transaction_mode = "create_savepoint"
+            return
+        connection = await _begin_immediate(self._engine, self._busy_timeout)
         self._connection = connection
         self.sync_session.bind = connection
         # The session owns the transaction begun above: its commit and rollback end it.
@@ -163,21 +295,39 @@ class InlineSession(AsyncSession):
             self.sync_session.commit()
         finally:
             self._release()
-        if self._checkpointer is not None:
-            self._checkpointer.committed()
+        if self._checkpointer is not None and self._turn is None:
+            self._checkpointer.committed()  # a group's commit is counted by its last writer
 
     async def rollback(self) -> None:
         try:
-            self.sync_session.rollback()
+            self._guarded(self.sync_session.rollback)
         finally:
             self._release()
 
     async def close(self) -> None:
         try:
             if self._write or not self._orm_idle():
-                self.sync_session.close()
+                self._guarded(self.sync_session.close)
         finally:
             self._release()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once this session's work is committed (for a writer in a group,
+        once the group's transaction is)."""
+        if self._turn is not None:
+            self._turn.group.after_commit(callback)
+        else:
+            sa.event.listen(self.sync_session, "after_commit", lambda _s: callback(), once=True)
+
+    def _guarded(self, end: Callable[[], None]) -> None:
+        """End the session; in a group, a savepoint that cannot be rolled back loses the
+        group's transaction."""
+        try:
+            end()
+        except BaseException as error:
+            if self._turn is not None and self._connection is not None:
+                self._turn.group.failure = self._turn.group.failure or error
+            raise
 
     def _orm_idle(self) -> bool:
         """Whether the ORM session holds nothing to close: a reader that ran only Core
@@ -189,7 +339,8 @@ class InlineSession(AsyncSession):
         """Give the connection (and a writer's lock) back; a later statement begins anew."""
         if self._connection is not None:
             connection, self._connection = self._connection, None
-            connection.close()  # rolls back whatever was not committed
+            if self._turn is None:  # a group's connection is the group's to close
+                _close(connection)  # rolls back whatever was not committed
             self.sync_session.bind = self._engine
 
     async def core(self, statement: Executable, parameters: Parameters = None) -> CursorResult[Any]:
