@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import httpx
@@ -49,6 +49,34 @@ async def _create(
 ) -> httpx.Response:
     payload = {"customer": {"name": "Claire Martin"}, "watch": dict(WATCH), **fields}
     return await client.post("/v1/repair-orders", json=payload, headers=headers)
+
+
+async def _write(db: Any, work: Callable[[Any], Awaitable[Any]]) -> None:
+    """``work`` in a write session of ``db``, then its commit."""
+    session = db.new_session(write=True)
+    try:
+        await work(session)
+        await session.commit()
+    finally:
+        await session.close()
+
+
+async def _write_then_hold(
+    db: Any, work: Callable[[Any], Awaitable[Any]], inside: asyncio.Event, leave: asyncio.Event
+) -> None:
+    """A writer that does ``work`` and keeps the write slot until ``leave`` is set."""
+    async with db.writer_slot():
+        await _write(db, work)
+        inside.set()
+        await leave.wait()
+
+
+async def _break_a_deferred_key(session: Any) -> None:
+    # SQLite checks a deferred foreign key only when the transaction commits: the savepoint
+    # is released, and the COMMIT is what fails.
+    await run_core(session, sa.text("PRAGMA defer_foreign_keys = ON"))
+    orphan = {"brand": "Orphan", "movement_type": "quartz", "customer_id": uuid.uuid4()}
+    await insert_new(session, Watch, **orphan)
 
 
 async def queued(db: Any, requests: list[Coroutine[Any, Any, T]]) -> list[T]:
@@ -123,32 +151,13 @@ async def test_a_failed_shared_commit_fails_every_writer_and_writes_nothing(
     customers, watches = count(clean_database, Customer), count(clean_database, Watch)
     first_in, first_may_leave = asyncio.Event(), asyncio.Event()
 
-    async def breaks_a_deferred_key() -> None:
-        async with db.writer_slot():
-            session = db.new_session(write=True)
-            try:
-                # SQLite checks a deferred foreign key only when the transaction commits:
-                # this savepoint is released, and the group's COMMIT is what fails.
-                await run_core(session, sa.text("PRAGMA defer_foreign_keys = ON"))
-                await insert_new(
-                    session, Watch, brand="Orphan", movement_type="quartz", customer_id=uuid.uuid4()
-                )
-                await session.commit()
-            finally:
-                await session.close()
-            first_in.set()
-            await first_may_leave.wait()
-
     async def writes_a_good_row() -> None:
         async with db.writer_slot():
-            session = db.new_session(write=True)
-            try:
-                await insert_new(session, Customer, name="Innocent bystander")
-                await session.commit()
-            finally:
-                await session.close()
+            await _write(db, lambda session: insert_new(session, Customer, name="Bystander"))
 
-    first = asyncio.create_task(breaks_a_deferred_key())
+    first = asyncio.create_task(
+        _write_then_hold(db, _break_a_deferred_key, first_in, first_may_leave)
+    )
     await first_in.wait()
     second = asyncio.create_task(writes_a_good_row())
     await asyncio.sleep(0)  # the second writer is now waiting for the slot
@@ -166,22 +175,12 @@ async def test_a_group_left_open_for_a_writer_that_gave_up_is_still_committed(
     customers = count(clean_database, Customer)
     first_in, first_may_leave = asyncio.Event(), asyncio.Event()
 
-    async def writes_and_waits() -> None:
-        async with db.writer_slot():
-            session = db.new_session(write=True)
-            try:
-                await insert_new(session, Customer, name="Kept")
-                await session.commit()
-            finally:
-                await session.close()
-            first_in.set()
-            await first_may_leave.wait()
-
     async def gives_up() -> None:
         async with db.writer_slot():
             raise AssertionError("this writer was to give up before its turn")
 
-    first = asyncio.create_task(writes_and_waits())
+    keep = lambda session: insert_new(session, Customer, name="Kept")  # noqa: E731
+    first = asyncio.create_task(_write_then_hold(db, keep, first_in, first_may_leave))
     await first_in.wait()
     second = asyncio.create_task(gives_up())
     await asyncio.sleep(0)  # waiting for the slot: the first writer leaves the group open
@@ -218,6 +217,7 @@ async def test_a_commit_that_failed_gives_the_write_lock_back(
 ) -> None:
     """Alone or in a group, a COMMIT that SQLite refuses must not leave its transaction open
     on the pooled connection, holding the file's write lock for the next writers."""
+    customers = count(clean_database, Customer)
     for grouped in (False, True):
         app = create_app(
             settings.model_copy(
@@ -227,30 +227,16 @@ async def test_a_commit_that_failed_gives_the_write_lock_back(
         db = app.state.runtime.db
         try:
             async with db.writer_slot():
-                session = db.new_session(write=True)
-                try:
-                    await run_core(session, sa.text("PRAGMA defer_foreign_keys = ON"))
-                    await insert_new(
-                        session, Watch, brand="Orphan", movement_type="quartz",
-                        customer_id=uuid.uuid4(),
-                    )  # fmt: skip
-                    if not grouped:
-                        with pytest.raises(sa.exc.IntegrityError):
-                            await session.commit()
-                    else:
-                        await session.commit()
-                finally:
-                    await session.close()
+                if grouped:
+                    await _write(db, _break_a_deferred_key)
+                else:
+                    with pytest.raises(sa.exc.IntegrityError):
+                        await _write(db, _break_a_deferred_key)
         except OperationalError:
             assert grouped
         else:
             assert not grouped
         async with db.writer_slot():
-            session = db.new_session(write=True)
-            try:
-                await insert_new(session, Customer, name="Next writer")
-                await session.commit()
-            finally:
-                await session.close()
+            await _write(db, lambda session: insert_new(session, Customer, name="Next writer"))
         await db.dispose()
-    assert count(clean_database, Customer) >= 2
+    assert count(clean_database, Customer) == customers + 2  # each next writer's row
