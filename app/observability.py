@@ -88,12 +88,31 @@ class Metrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )
+        # SQLite: transactions shared by queued writers, and the writers they held (their ratio
+        # is the mean group size; app/sqlite_session.py ``WriteGroup``).
+        self.write_groups = Counter(
+            "atelier_sqlite_write_groups",
+            "SQLite transactions committed for a group of queued writers",
+            registry=self.registry,
+        )
+        self.grouped_writers = Counter(
+            "atelier_sqlite_grouped_writers",
+            "Writers whose work a SQLite group transaction committed",
+            registry=self.registry,
+        )
+        self._write_groups_seen = (0, 0)
         self.webhook_queue = Gauge(
             "atelier_webhook_deliveries",
             "Webhook deliveries by status (pending, delivered, dead)",
             ["status"],
             registry=self.registry,
         )
+
+    def observe_write_groups(self, commits: int, writers: int) -> None:
+        """Bring the SQLite write groups' counters up to the database's running totals."""
+        self.write_groups.inc(commits - self._write_groups_seen[0])
+        self.grouped_writers.inc(writers - self._write_groups_seen[1])
+        self._write_groups_seen = (commits, writers)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count a handled request and its duration, by method, route template and status."""

@@ -67,4 +67,6 @@ async def metrics(request: Request) -> Response:
         counts = {}
     for status in ("pending", "delivered", "dead"):
         collectors.webhook_queue.labels(status).set(counts.get(status, 0))
+    db = runtime_of(request).db
+    collectors.observe_write_groups(db.group_commits, db.grouped_writers)
     return Response(generate_latest(collectors.registry), media_type=CONTENT_TYPE_LATEST)

@@ -108,10 +108,16 @@ async def test_queued_writers_share_a_commit_and_each_gets_its_own_answer(
     db = app.state.runtime.db
     counter = await keys.headers(Role.COUNTER)
     commits, orders_before = db.group_commits, count(clean_database, RepairOrder)
+    writers = db.grouped_writers
     answers = await queued(db, [_create(client, counter) for _ in range(24)])
     assert [a.status_code for a in answers] == [201] * 24
     # Two commits: the first sixteen writers (the most a group holds), then the other eight.
     assert db.group_commits - commits == 2
+    # Operators see them: the mean group size is the ratio of the two counters.
+    metrics = (await client.get("/metrics")).text
+    assert f"atelier_sqlite_write_groups_total {float(db.group_commits)}" in metrics
+    assert f"atelier_sqlite_grouped_writers_total {float(db.grouped_writers)}" in metrics
+    assert db.grouped_writers - writers == 24
     numbers = sorted(int(a.json()["number"].split("-")[1]) for a in answers)
     assert numbers == list(range(numbers[0], numbers[0] + 24))
     assert count(clean_database, RepairOrder) == orders_before + 24
