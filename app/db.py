@@ -10,7 +10,7 @@ engine remains for start-up checks and an in-memory database. PostgreSQL relies 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -218,7 +218,7 @@ class Database:
                 yield
             finally:
                 CURRENT_TURN.reset(token)
-                group = self._group
+                group = turn.group
                 group.members += turn.joined
                 if (
                     self._writers_waiting == 0
@@ -253,6 +253,16 @@ class Database:
             await self.checkpointer.close()
         if self.blocking is not None:
             self.blocking.dispose()
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
+    """Call ``callback`` once ``session``'s work is committed: for a SQLite writer in a group,
+    once the group's transaction is, not when its savepoint is released."""
+    group = session.group if isinstance(session, InlineSession) else None
+    if group is not None:
+        group.after_commit(callback)
+    else:
+        event.listen(session.sync_session, "after_commit", lambda _s: callback(), once=True)
 
 
 async def run_prepared(

@@ -12,13 +12,12 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
-from sqlalchemy import event
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.db import after_commit
 from app.domain.actors import Actor
 from app.domain.roles import Role
 from app.repositories import api_keys as api_key_repository
-from app.sqlite_session import InlineSession
 
 KEY_PREFIX = "atl_"
 _MAX_CACHE_ENTRIES = 10_000
@@ -86,10 +85,4 @@ class ApiKeyAuthenticator:
         """Forget now, and again once ``session`` commits: a request that reads the key between
         the two sees it still valid and must not keep that answer."""
         self.forget_all()
-        if isinstance(session, InlineSession):  # a writer in a group: once the group commits
-            session.after_commit(self.forget_all)
-            return
-        event.listen(session.sync_session, "after_commit", self._forget_committed, once=True)
-
-    def _forget_committed(self, _session: object) -> None:
-        self.forget_all()
+        after_commit(session, self.forget_all)

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, CursorResult, Engine, RootTransaction
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm.session import JoinTransactionMode
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.base import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -77,16 +78,28 @@ async def _begin_immediate(engine: Engine, busy_timeout_seconds: float) -> Conne
     return connection
 
 
+def _open_transaction(connection: Connection) -> sqlite3.Connection | None:
+    """The connection's driver if SQLite still has its transaction open (SQLite ends it by
+    itself on some errors: I/O, a full disk), None otherwise."""
+    driver = connection.connection.driver_connection
+    return driver if isinstance(driver, sqlite3.Connection) and driver.in_transaction else None
+
+
 def _close(connection: Connection) -> None:
     """Give a writer's connection back, its transaction ended. After a COMMIT that failed
     (a deferred constraint, an I/O error) SQLAlchemy counts the transaction as over and the
     pool does not roll it back: the file's write lock would stay with the pooled connection."""
-    driver = connection.connection.driver_connection
     try:
-        if isinstance(driver, sqlite3.Connection) and driver.in_transaction:
+        driver = _open_transaction(connection)
+        if driver is not None:
             driver.rollback()
     finally:
         connection.close()
+
+
+def _group_failed(detail: str) -> OperationalError:
+    """The error every writer of a failed group gets: a 503, retry."""
+    return OperationalError("COMMIT", None, sqlite3.OperationalError(detail))
 
 
 class WriteGroup:
@@ -132,46 +145,33 @@ class WriteGroup:
     def finish(self) -> bool:
         """Commit the group's transaction (roll it back after a failure) and give every writer
         its outcome; whether something was committed."""
-        committed = False
         connection, transaction = self.connection, self._transaction
+        self.connection = self._transaction = None
         try:
             if connection is not None and transaction is not None:
-                driver = connection.connection.driver_connection
-                if self.failure is None and not getattr(driver, "in_transaction", False):
-                    # SQLite rolled the whole transaction back (an I/O error, a full disk).
-                    self.failure = OperationalError("COMMIT", None, sqlite3.OperationalError(
-                        "the transaction was rolled back by SQLite"
-                    ))  # fmt: skip
+                if self.failure is None and _open_transaction(connection) is None:
+                    self.failure = _group_failed("the transaction was rolled back by SQLite")
                 if self.failure is None:
                     transaction.commit()
-                    committed = True
                 else:
                     transaction.rollback()
         except Exception as error:  # the commit failed: nobody's work is written
             self.failure = self.failure or error
-            committed = False
         finally:
-            self.connection = self._transaction = None
             if connection is not None:
                 _close(connection)  # rolls back whatever is left
         if self.failure is None:
             self.outcome.set_result(None)
             for callback in self._after_commit:
                 callback()
-        elif self.members:
+            return connection is not None
+        if self.members:
             # Every writer of the group gets a 503 (retry), whichever one's work failed.
-            self.outcome.set_exception(
-                OperationalError(
-                    "COMMIT",
-                    None,
-                    sqlite3.OperationalError(
-                        f"the transaction shared by {self.members} writers failed: {self.failure}"
-                    ),
-                )  # fmt: skip
-            )
+            detail = f"the transaction shared by {self.members} writers failed: {self.failure}"
+            self.outcome.set_exception(_group_failed(detail))
         else:  # nobody ran a statement: nobody waits for this outcome
             self.outcome.set_result(None)
-        return committed
+        return False
 
 
 @dataclass
@@ -221,19 +221,17 @@ class InlineSession(AsyncSession):
         """A writer's first step: check a connection out and take the write lock."""
         if not self._write or self._connection is not None:
             return
+        mode: JoinTransactionMode
         if self._turn is not None:
             connection = await self._turn.group.connect()
             self._turn.joined = True
-            self._connection = connection
-            self.sync_session.bind = connection
-            # The session's commit releases its savepoint, its rollback rolls back to it.
-            self.sync_session.join_transaction_mode = "create_savepoint"
-            return
-        connection = await _begin_immediate(self._engine, self._busy_timeout)
+            mode = "create_savepoint"  # its commit releases a savepoint, its rollback undoes it
+        else:
+            connection = await _begin_immediate(self._engine, self._busy_timeout)
+            mode = "control_fully"  # it owns the transaction begun above
         self._connection = connection
         self.sync_session.bind = connection
-        # The session owns the transaction begun above: its commit and rollback end it.
-        self.sync_session.join_transaction_mode = "control_fully"
+        self.sync_session.join_transaction_mode = mode
 
     async def _run(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``call`` on the blocking session, once a writer holds the lock. A reader can meet
@@ -311,13 +309,10 @@ class InlineSession(AsyncSession):
         finally:
             self._release()
 
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` once this session's work is committed (for a writer in a group,
-        once the group's transaction is)."""
-        if self._turn is not None:
-            self._turn.group.after_commit(callback)
-        else:
-            sa.event.listen(self.sync_session, "after_commit", lambda _s: callback(), once=True)
+    @property
+    def group(self) -> WriteGroup | None:
+        """The write group whose transaction this writer's work is committed in, if any."""
+        return self._turn.group if self._turn is not None else None
 
     def _guarded(self, end: Callable[[], None]) -> None:
         """End the session; in a group, a savepoint that cannot be rolled back loses the

@@ -60,13 +60,13 @@ async def readyz(request: Request) -> Readiness | Response:
 )
 async def metrics(request: Request) -> Response:
     collectors = request.app.state.metrics
+    db = runtime_of(request).db
     try:
-        async with runtime_of(request).db.new_session(write=False) as session:
+        async with db.new_session(write=False) as session:
             counts = await webhook_service.queue_counts(session)
     except Exception:  # metrics stay available while the database is not
         counts = {}
     for status in ("pending", "delivered", "dead"):
         collectors.webhook_queue.labels(status).set(counts.get(status, 0))
-    db = runtime_of(request).db
     collectors.observe_write_groups(db.group_commits, db.grouped_writers)
     return Response(generate_latest(collectors.registry), media_type=CONTENT_TYPE_LATEST)

@@ -34,7 +34,6 @@ from app.models import OrderEvent, RepairOrder, Watch
 from app.repositories import quotes as quote_repository
 from app.repositories import repair_orders as order_repository
 from app.repositories import workshop as workshop_repository
-from app.repositories.repair_orders import OrderForChange
 from app.schemas import transitions as commands
 from app.services import invoices as invoice_service
 from app.services import measurements as measurement_service
@@ -285,7 +284,7 @@ async def apply(
 
 async def _apply_to(
     session: AsyncSession,
-    change: OrderForChange,
+    change: order_repository.OrderForChange,
     actor: Actor,
     action: Action,
     command: BaseModel,
@@ -346,7 +345,10 @@ async def _apply_to(
 
 
 async def _approve_within_ceiling(
-    session: AsyncSession, change: OrderForChange, now: datetime, settings: Settings
+    session: AsyncSession,
+    change: order_repository.OrderForChange,
+    now: datetime,
+    settings: Settings,
 ) -> None:
     """The customer's standing instruction at intake approves a quote within the ceiling."""
     order = change.order
