@@ -20,20 +20,23 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import re
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import registry
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import Connection, CursorResult, Engine, RootTransaction
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm.session import JoinTransactionMode
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.base import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.prepared import Prepared, Rows, run_on_sqlite
+from app.prepared import Prepared, Rows, observed, run_on_sqlite
 from app.sqlite_inline import Checkpointer, open_connection, patiently
 
 # What SQLModel's AsyncSession asks of every statement: rows fetched before the call returns.
@@ -41,6 +44,58 @@ _BUFFERED = {"prebuffer_rows": True}
 
 T = TypeVar("T")
 Parameters = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
+
+
+# The savepoint names SQLAlchemy makes (``sa_savepoint_1``): identifiers that need no quoting.
+_SAVEPOINT_NAME = re.compile(r"sa_savepoint_[0-9]+")
+
+
+class InlineSQLiteDialect(SQLiteDialect_pysqlite):
+    """pysqlite, with a write group's savepoints sent straight to the driver.
+
+    Every writer of a group opens, then releases, a savepoint (``WriteGroup``). SQLAlchemy
+    sends each as a statement it compiles anew (a savepoint clause is not cached) and runs
+    through its whole execution path: the pair was ≈ 15 % of a creation's or a transition's
+    CPU in-process, for two statements SQLite runs in microseconds (docs/benchmarks.md, ninth
+    round). Here they go to the ``sqlite3`` connection as text, with the same error wrapping;
+    when something listens to the SQL a connection sends, or the name is not one of
+    SQLAlchemy's, SQLAlchemy sends them as before.
+    """
+
+    # A dialect of our own says so, or SQLAlchemy compiles every statement anew.
+    supports_statement_cache = True
+
+    def do_savepoint(self, connection: Connection, name: str) -> None:
+        if not self._on_driver(connection, "SAVEPOINT", name):
+            super().do_savepoint(connection, name)  # type: ignore[no-untyped-call]
+
+    def do_release_savepoint(self, connection: Connection, name: str) -> None:
+        if not self._on_driver(connection, "RELEASE SAVEPOINT", name):
+            super().do_release_savepoint(connection, name)  # type: ignore[no-untyped-call]
+
+    def do_rollback_to_savepoint(self, connection: Connection, name: str) -> None:
+        if not self._on_driver(connection, "ROLLBACK TO SAVEPOINT", name):
+            super().do_rollback_to_savepoint(connection, name)  # type: ignore[no-untyped-call]
+
+    def _on_driver(self, connection: Connection, verb: str, name: str) -> bool:
+        """Run ``verb name`` on the driver; False when SQLAlchemy should run it instead."""
+        if observed(connection) or not _SAVEPOINT_NAME.fullmatch(name):
+            return False
+        driver = connection.connection.driver_connection
+        if not isinstance(driver, sqlite3.Connection):
+            return False
+        sql = f"{verb} {name}"
+        try:
+            driver.execute(sql)
+        except sqlite3.Error as error:
+            wrapped = DBAPIError.instance(
+                sql, (), error, sqlite3.Error, connection_invalidated=False, dialect=self
+            )
+            raise wrapped from error
+        return True
+
+
+registry.register("sqlite.atelier_inline", __name__, "InlineSQLiteDialect")
 
 
 def blocking_engine(database: str, pool_size: int) -> Engine:
@@ -52,7 +107,7 @@ def blocking_engine(database: str, pool_size: int) -> Engine:
     # on the loop's thread, for a connection only the loop can give back. Past ``pool_size`` a
     # connection is opened for the request and closed after it (a file handle, microseconds).
     engine = sa.create_engine(
-        "sqlite+pysqlite://",
+        "sqlite+atelier_inline://",
         creator=lambda: open_connection(database),
         poolclass=QueuePool,
         pool_size=pool_size,
