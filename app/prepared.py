@@ -10,14 +10,15 @@ around each driver call). One read by id measured, per call (docs/benchmarks.md,
 | SQLite | 0.053 ms | 0.028 ms |
 | PostgreSQL (the API's CPU) | 0.33–0.39 ms | 0.14–0.19 ms |
 
-A ``Prepared`` statement is compiled by SQLAlchemy once per dialect (and, for an INSERT, per set
-of columns). Running it converts the parameters with SQLAlchemy's bind processors for their
-types, sends the compiled SQL on the session's own connection and transaction, and converts the
-values read with SQLAlchemy's result processors: callers get what ``Connection.execute`` would
-give them (``tests/api/test_prepared.py`` compares the two on every prepared statement). The API
-prepares the statements every hot request runs: a row by id, the tracking page's, the INSERT of
-a new row, the webhook subscribers of an event, and the upsert that hands out the year's next
-order or invoice number (an INSERT with RETURNING).
+A ``Prepared`` statement is compiled by SQLAlchemy once per dialect (and, for an INSERT or an
+UPDATE, per set of parameters). Running it converts the parameters with SQLAlchemy's bind
+processors for their types, sends the compiled SQL on the session's own connection and transaction,
+and converts the values read with SQLAlchemy's result processors: callers get what
+``Connection.execute`` would give them (``tests/api/test_prepared.py`` compares the two on every
+prepared statement). The API prepares the statements every hot request runs: a row by id, the
+tracking page's, the INSERT of a new row, the webhook subscribers of an event, the upsert that
+hands out the year's next order or invoice number (an INSERT with RETURNING), and a transition's
+UPDATE of the columns it changed.
 
 What it leaves to SQLAlchemy: a session on another driver (SQLite through the async engine, in
 memory), a connection with a ``before_cursor_execute`` listener (the tests that look at the SQL
@@ -33,7 +34,7 @@ import collections
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Insert, Select
+from sqlalchemy import Insert, Select, Update
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.engine.interfaces import Compiled
 from sqlalchemy.exc import DBAPIError
@@ -43,13 +44,15 @@ Processor = Callable[[Any], Any]
 
 
 class Rows(Sequence[Any]):
-    """A prepared statement's rows: tuples whose values are also attributes (``row.id``)."""
+    """A prepared statement's rows: tuples whose values are also attributes (``row.id``), and
+    how many rows it changed (an UPDATE's ``rowcount``, as the driver counts them)."""
 
-    __slots__ = ("keys", "_rows")
+    __slots__ = ("keys", "_rows", "rowcount")
 
-    def __init__(self, keys: tuple[str, ...], rows: list[Any]) -> None:
+    def __init__(self, keys: tuple[str, ...], rows: list[Any], rowcount: int = -1) -> None:
         self.keys = keys
         self._rows = rows
+        self.rowcount = rowcount
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -103,7 +106,14 @@ class Form:
             return values
         return [values[name] for name in self.positions]
 
-    def rows(self, description: Sequence[Any] | None, fetched: Sequence[Sequence[Any]]) -> Rows:
+    def rows(
+        self,
+        description: Sequence[Any] | None,
+        fetched: Sequence[Sequence[Any]],
+        rowcount: int = -1,
+    ) -> Rows:
+        if not self.keys:
+            return Rows((), [], rowcount)
         processors = self.result_processors
         if processors is None:
             dialect = self.compiled.dialect
@@ -119,24 +129,29 @@ class Form:
                 make(*[p(v) if p is not None else v for p, v in zip(processors, row, strict=True)])
                 for row in fetched
             ],
+            rowcount,
         )
 
 
+Statement = Select[Any] | Insert | Update
+
+
 class Prepared:
-    """A SELECT or an INSERT (an upsert too, with RETURNING) that hot requests run again and
-    again."""
+    """A SELECT, an INSERT (an upsert too, with RETURNING) or an UPDATE that hot requests run
+    again and again."""
 
     __slots__ = ("statement", "_forms")
 
-    def __init__(self, statement: Select[Any] | Insert) -> None:
-        if not isinstance(statement, Select | Insert):
-            raise TypeError("Only a SELECT or an INSERT can be prepared.")
+    def __init__(self, statement: Statement) -> None:
+        if not isinstance(statement, Select | Insert | Update):
+            raise TypeError("Only a SELECT, an INSERT or an UPDATE can be prepared.")
         self.statement = statement
         self._forms: dict[tuple[type[Dialect], tuple[str, ...] | None], Form] = {}
 
     def form(self, dialect: Dialect, parameters: Mapping[str, Any] | None) -> Form:
-        # An INSERT is compiled for the columns it is given (one form per set of columns).
-        columns = tuple(parameters or ()) if isinstance(self.statement, Insert) else None
+        # An INSERT, or an UPDATE's SET, is compiled for the columns it is given (one form per
+        # set of parameters; an UPDATE's WHERE parameters are among them).
+        columns = None if isinstance(self.statement, Select) else tuple(parameters or ())
         key = (type(dialect), columns)
         form = self._forms.get(key)
         if form is None:
@@ -144,9 +159,7 @@ class Prepared:
         return form
 
 
-def _compile(
-    statement: Select[Any] | Insert, dialect: Dialect, columns: tuple[str, ...] | None
-) -> Form:
+def _compile(statement: Statement, dialect: Dialect, columns: tuple[str, ...] | None) -> Form:
     compiled = statement.compile(
         dialect=dialect, column_keys=list(columns) if columns is not None else None
     )
@@ -158,7 +171,7 @@ def _compile(
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
         if process is not None:
             bind_processors[name] = process
-    # The columns read back: a SELECT's, or an INSERT's RETURNING columns (none for most).
+    # The columns read back: a SELECT's, or the RETURNING columns (none for most writes).
     selected = (
         list(statement.selected_columns)
         if isinstance(statement, Select)
@@ -183,10 +196,10 @@ def through_sqlalchemy(
     """``prepared`` run by SQLAlchemy, its rows as a ``Rows``."""
     result = connection.execute(prepared.statement, dict(parameters or {}))
     if not result.returns_rows:
-        return Rows((), [])
+        return Rows((), [], result.rowcount)
     keys = tuple(result.keys())
     make = _row_class(keys)
-    return Rows(keys, [make(*row) for row in result])
+    return Rows(keys, [make(*row) for row in result], result.rowcount)
 
 
 def run_on_sqlite(
@@ -205,7 +218,7 @@ def run_on_sqlite(
         fetched = cursor.fetchall() if form.keys else []
     except dialect.loaded_dbapi.Error as error:
         raise _wrapped(dialect, form, arguments, error, disconnect=False) from error
-    return form.rows(cursor.description, fetched)
+    return form.rows(cursor.description, fetched, cursor.rowcount)
 
 
 async def run_on_psycopg(
@@ -228,6 +241,7 @@ async def run_on_psycopg(
             fetched = await cursor.fetchall() if form.keys else []
             # The column types, read once per form (psycopg builds the description anew).
             description = cursor.description if form.result_processors is None else None
+            rowcount = cursor.rowcount
     except dialect.loaded_dbapi.Error as error:
         disconnect = dialect.is_disconnect(error, driver, None)
         if disconnect:
@@ -236,7 +250,7 @@ async def run_on_psycopg(
             await connection.invalidate(error)
             await connection.engine.dispose(close=False)
         raise _wrapped(dialect, form, arguments, error, disconnect=disconnect) from error
-    return form.rows(description, fetched)
+    return form.rows(description, fetched, rowcount)
 
 
 def _wrapped(

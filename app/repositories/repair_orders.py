@@ -12,11 +12,12 @@ import sqlalchemy as sa
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.db import run_core
+from app.db import run_prepared
 from app.domain.actors import Actor
 from app.domain.errors import Conflict
 from app.models import Customer, OrderEvent, OrderNumberCounter, RepairOrder, Watch
 from app.pagination import fetch_values_page
+from app.prepared import Prepared
 from app.repositories.counters import next_in_year
 from app.repositories.rows import as_loaded, insert_values
 from app.repositories.scoping import (
@@ -40,7 +41,7 @@ async def get(
 
 
 # A transition's write: the columns it changed, on the row at the version it was read at.
-_UPDATE_CHANGED = (
+_UPDATE_CHANGED = Prepared(
     sa.update(ORDERS)
     .where(ORDERS.c.id == sa.bindparam("where_id"))
     .where(ORDERS.c.version == sa.bindparam("where_version"))
@@ -74,7 +75,7 @@ class OrderForChange:
         parameters = {
             **changed, "where_id": self.order.id, "where_version": self._written["version"]
         }  # fmt: skip
-        result = await run_core(session, _UPDATE_CHANGED, parameters)
+        result = await run_prepared(session, _UPDATE_CHANGED, parameters)
         if result.rowcount != 1:
             # The row is locked (PostgreSQL) or the writer is alone (SQLite): never expected.
             raise Conflict("The order changed while this request was changing it; try again.")

@@ -11,6 +11,7 @@ Runs on SQLite and on PostgreSQL, as the whole suite does.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -32,7 +33,7 @@ from app.models import (
     WebhookSubscription,
 )
 from app.prepared import Prepared
-from app.repositories import tracking, webhooks
+from app.repositories import repair_orders, tracking, webhooks
 from app.repositories.counters import _increment, next_in_year
 from app.repositories.rows import _insert_into, new_values
 from app.repositories.scoping import _row_by_id, table_of
@@ -167,6 +168,61 @@ async def test_a_prepared_insert_writes_what_sqlalchemy_writes(
     assert _typed([written]) == _typed([reference])
 
 
+async def test_a_prepared_update_changes_what_sqlalchemys_changes(
+    app: Any, world: dict[str, Any]
+) -> None:
+    """A transition's UPDATE (``OrderForChange.write``), prepared, on one order; SQLAlchemy's,
+    with the same columns, on another: the rows read back alike, and both count one changed row
+    at the version read, none at a stale one (the guard that turns into a 409)."""
+    orders = table_of(RepairOrder)
+    update = repair_orders._UPDATE_CHANGED
+    first, second = await _two_orders(app)
+    moment = datetime(2031, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+    changes = {
+        "status": "on_hold",
+        "diagnosis": {"findings": "worn mainspring", "parts": ["mainspring"]},
+        "ready_at": moment,
+        "technician_key_id": uuid.uuid4(),
+        "updated_at": moment,
+    }
+    session = app.state.runtime.db.new_session(write=True)
+    try:
+        counts = []
+        for prepared, order in ((True, first), (False, second)):
+            parameters = {
+                **changes, "version": order["version"] + 1,
+                "where_id": order["id"], "where_version": order["version"],
+            }  # fmt: skip
+            for _ in range(2):  # the second time, the version read is stale
+                if prepared:
+                    counts.append((await run_prepared(session, update, parameters)).rowcount)
+                else:
+                    counts.append((await run_core(session, update.statement, parameters)).rowcount)
+        await session.commit()
+    finally:
+        await session.close()
+    assert counts == [1, 0, 1, 0]
+    _, [ours] = await _both(app, _row_by_id(orders, False), {"row_id": first["id"]})
+    _, [theirs] = await _both(app, _row_by_id(orders, False), {"row_id": second["id"]})
+    assert {name: ours[name] for name in changes} == changes
+    assert _typed([{name: ours[name] for name in changes}]) == _typed(
+        [{name: theirs[name] for name in changes}]
+    )
+    assert (ours["version"], theirs["version"]) == (first["version"] + 1, second["version"] + 1)
+
+
+async def _two_orders(app: Any) -> list[dict[str, Any]]:
+    session = app.state.runtime.db.new_session(write=False)
+    try:
+        orders = table_of(RepairOrder)
+        result = await run_core(session, sa.select(orders).order_by(orders.c.id).limit(2))
+        rows = [dict(row) for row in result.mappings()]
+    finally:
+        await session.close()
+    assert len(rows) == 2
+    return rows
+
+
 async def _existing_values(app: Any, model: type[SQLModel]) -> dict[str, Any]:
     """The column values of a row of ``model`` the fixture's requests wrote."""
     table = table_of(model)
@@ -198,10 +254,10 @@ async def test_a_driver_error_is_sqlalchemys_exception(app: Any, world: dict[str
         await session.close()
 
 
-def test_only_a_select_or_an_insert_can_be_prepared() -> None:
+def test_only_a_select_an_insert_or_an_update_can_be_prepared() -> None:
     customers = table_of(Customer)
-    with pytest.raises(TypeError, match="SELECT or an INSERT"):
-        Prepared(sa.update(customers).values(name="x"))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="SELECT, an INSERT or an UPDATE"):
+        Prepared(sa.delete(customers))  # type: ignore[arg-type]
     dialect = sa.create_engine("sqlite://").dialect
     expanding = Prepared(sa.select(customers).where(customers.c.name.in_(["a", "b"])))
     with pytest.raises(TypeError, match="expanding"):
