@@ -133,7 +133,7 @@ async def fetch_values_page(
     statement = _seek(statement, created_at_column, id_column, cursor, fingerprint, limit)
     result = await run_core(session, statement)
     names = tuple(result.keys())
-    page, last = _trimmed([dict(zip(names, row, strict=True)) for row in result], limit)
+    page, last = _trimmed([dict(zip(names, row, strict=True)) for row in result.all()], limit)
     if last is None:
         return page, None
     return page, encode_cursor(last["created_at"], last["id"], fingerprint)

@@ -9,13 +9,21 @@ from typing import Annotated, Any
 
 from fastapi import Body, Depends, Query, Response
 
-from app.deps import ClockDep, IfMatchHeader, SessionDep, SettingsDep, parse_if_match, require_roles
+from app.deps import (
+    ClockDep,
+    IfMatchHeader,
+    SessionDep,
+    SettingsDep,
+    etag,
+    parse_if_match,
+    require_roles,
+)
 from app.domain.actors import Actor
 from app.domain.lifecycle import Action, OrderStatus, allowed_action_names
 from app.domain.roles import Role
 from app.models import RepairOrder
 from app.repositories.repair_orders import OrderFilters
-from app.routers.common import ETAG_HEADER, LOCATION_HEADER, api_router, documented, with_etag
+from app.routers.common import ETAG_HEADER, LOCATION_HEADER, api_router, documented, json_response
 from app.schemas.common import AwareDatetime, CursorParam, Limit, SearchText
 from app.schemas.measurements import PreDiagnosisReview
 from app.schemas.repair_orders import (
@@ -45,17 +53,34 @@ ShipmentSender = Annotated[Actor, Depends(require_roles(Role.PARTNER, Role.MANAG
 WarrantyDesk = Annotated[Actor, Depends(require_roles(Role.COUNTER, Role.MANAGER))]
 
 
-def present(values: Mapping[Any, Any], actor: Actor) -> RepairOrderRead:
-    """An order's representation from its column values, validated in one pass."""
-    actions = allowed_action_names(values["status"], actor.role)
-    return RepairOrderRead.model_validate(
-        {**values, **order_service.billing(values), "allowed_actions": actions}
-    )
+_READ_FIELDS = tuple(RepairOrderRead.model_fields)
 
 
-def _reply(order: RepairOrder, actor: Actor, response: Response) -> RepairOrderRead:
-    with_etag(response, order.version)
-    return present(order.model_dump(), actor)
+def representation(values: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+    """An order as ``RepairOrderRead`` shows it (its fields, in its order) from the order's
+    column values, for ``json_response``: the columns' types are the model's, the money and
+    the actions the caller may take are worked out here."""
+    source = {
+        **values,
+        **order_service.billing(values),
+        "allowed_actions": allowed_action_names(values["status"], actor.role),
+    }
+    return {name: source[name] for name in _READ_FIELDS}
+
+
+def order_response(
+    values: Mapping[str, Any], actor: Actor, *, status_code: int = 200, created: bool = False
+) -> Response:
+    """One order's response: its representation, its version as the ETag, and, when it was
+    just created, its address."""
+    headers = {"ETag": etag(values["version"])}
+    if created:
+        headers["Location"] = f"/v1/repair-orders/{values['id']}"
+    return json_response(representation(values, actor), status_code=status_code, headers=headers)
+
+
+def _reply(order: RepairOrder, actor: Actor, *, status_code: int = 200) -> Response:
+    return order_response(order.model_dump(), actor, status_code=status_code)
 
 
 @router.post(
@@ -63,41 +88,36 @@ def _reply(order: RepairOrder, actor: Actor, response: Response) -> RepairOrderR
     operation_id="createRepairOrder",
     summary="Take a watch in at the counter, or submit a partner's order",
     status_code=201,
+    response_model=RepairOrderRead,
     responses=documented(
         400, 401, 403, 409, 413, 422, 503, success=201, **LOCATION_HEADER, **ETAG_HEADER
     ),
 )
 async def create_repair_order(
-    payload: RepairOrderCreate,
-    actor: OrderCreator,
-    session: SessionDep,
-    clock: ClockDep,
-    response: Response,
-) -> RepairOrderRead:
+    payload: RepairOrderCreate, actor: OrderCreator, session: SessionDep, clock: ClockDep
+) -> Response:
     order = await order_service.create(session, actor, payload, clock())
-    response.headers["Location"] = f"/v1/repair-orders/{order['id']}"
-    with_etag(response, order["version"])
-    return present(order, actor)
+    return order_response(order, actor, status_code=201, created=True)
 
 
 @router.get(
     "/{order_id}",
     operation_id="getRepairOrder",
     summary="Read a repair order, with the actions the caller may take now",
+    response_model=RepairOrderRead,
     responses=documented(401, 403, 404, 422, 503, success=200, **ETAG_HEADER),
 )
 async def get_repair_order(
-    order_id: uuid.UUID, actor: OrderReader, session: SessionDep, response: Response
-) -> RepairOrderRead:
-    values = await order_service.read(session, actor, order_id)
-    with_etag(response, values["version"])
-    return present(values, actor)
+    order_id: uuid.UUID, actor: OrderReader, session: SessionDep
+) -> Response:
+    return order_response(await order_service.read(session, actor, order_id), actor)
 
 
 @router.get(
     "",
     operation_id="listRepairOrders",
     summary="List repair orders, newest first",
+    response_model=RepairOrderPage,
     responses=documented(400, 401, 403, 422, 503),
 )
 async def list_repair_orders(
@@ -117,7 +137,7 @@ async def list_repair_orders(
     ] = None,
     limit: Annotated[Limit, Query()] = 50,
     cursor: Annotated[CursorParam | None, Query()] = None,
-) -> RepairOrderPage:
+) -> Response:
     filters = OrderFilters(
         statuses=tuple(sorted({s.value for s in status or ()})),
         customer_id=customer_id,
@@ -131,13 +151,15 @@ async def list_repair_orders(
         q=q,
     )
     rows, next_cursor = await order_service.list_page(session, actor, filters, limit, cursor)
-    return RepairOrderPage(items=[present(r, actor) for r in rows], next_cursor=next_cursor)
+    items = [representation(row, actor) for row in rows]
+    return json_response({"items": items, "next_cursor": next_cursor})
 
 
 @router.post(
     "/{order_id}/transitions",
     operation_id="transitionRepairOrder",
     summary="Move an order through its lifecycle (one typed payload per action)",
+    response_model=RepairOrderRead,
     responses=documented(400, 401, 403, 404, 409, 412, 413, 422, 503, success=200, **ETAG_HEADER),
 )
 async def transition_repair_order(
@@ -147,9 +169,8 @@ async def transition_repair_order(
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
-    response: Response,
     if_match: IfMatchHeader = None,
-) -> RepairOrderRead:
+) -> Response:
     order = await transition_service.apply(
         session,
         actor,
@@ -160,7 +181,7 @@ async def transition_repair_order(
         clock(),
         settings,
     )
-    return _reply(order, actor, response)
+    return _reply(order, actor)
 
 
 @router.get(
@@ -181,6 +202,7 @@ async def list_repair_order_events(
     operation_id="openWarrantyClaim",
     summary="Open a free warranty order linked to a returned, repaired one",
     status_code=201,
+    response_model=RepairOrderRead,
     responses=documented(
         400, 401, 403, 404, 409, 413, 422, 503, success=201, **LOCATION_HEADER, **ETAG_HEADER
     ),
@@ -191,11 +213,9 @@ async def open_warranty_claim(
     actor: WarrantyDesk,
     session: SessionDep,
     clock: ClockDep,
-    response: Response,
-) -> RepairOrderRead:
+) -> Response:
     claim = await order_service.open_warranty_claim(session, actor, order_id, intake, clock())
-    response.headers["Location"] = f"/v1/repair-orders/{claim.id}"
-    return _reply(claim, actor, response)
+    return order_response(claim.model_dump(), actor, status_code=201, created=True)
 
 
 @router.post(
@@ -220,6 +240,7 @@ async def record_collection_reminder(
     "/{order_id}/tracking-token",
     operation_id="rotateTrackingToken",
     summary="Issue a new tracking link (the old one stops working)",
+    response_model=RepairOrderRead,
     responses=documented(400, 401, 403, 404, 409, 422, 503, success=200, **ETAG_HEADER),
 )
 async def rotate_tracking_token(
@@ -227,16 +248,16 @@ async def rotate_tracking_token(
     actor: WarrantyDesk,
     session: SessionDep,
     clock: ClockDep,
-    response: Response,
-) -> RepairOrderRead:
+) -> Response:
     order = await tracking_service.rotate_token(session, actor, order_id, clock())
-    return _reply(order, actor, response)
+    return _reply(order, actor)
 
 
 @router.post(
     "/{order_id}/shipments",
     operation_id="recordInboundShipment",
     summary="A partner records the parcel carrying the watch to the workshop",
+    response_model=RepairOrderRead,
     responses=documented(400, 401, 403, 404, 409, 413, 422, 503, success=200, **ETAG_HEADER),
 )
 async def record_inbound_shipment(
@@ -245,16 +266,16 @@ async def record_inbound_shipment(
     actor: ShipmentSender,
     session: SessionDep,
     clock: ClockDep,
-    response: Response,
-) -> RepairOrderRead:
+) -> Response:
     order = await order_service.record_shipment(session, actor, order_id, shipment, clock())
-    return _reply(order, actor, response)
+    return _reply(order, actor)
 
 
 @router.post(
     "/{order_id}/pre-diagnosis/review",
     operation_id="reviewPreDiagnosis",
     summary="The manager reviews a pre-quote the counter sent for review",
+    response_model=RepairOrderRead,
     responses=documented(400, 401, 403, 404, 409, 413, 422, 503, success=200, **ETAG_HEADER),
 )
 async def review_pre_diagnosis(
@@ -263,10 +284,9 @@ async def review_pre_diagnosis(
     actor: ManagerOnly,
     session: SessionDep,
     clock: ClockDep,
-    response: Response,
-) -> RepairOrderRead:
+) -> Response:
     order = await order_service.review_pre_diagnosis(session, actor, order_id, review, clock())
-    return _reply(order, actor, response)
+    return _reply(order, actor)
 
 
 @router.post(
