@@ -29,6 +29,7 @@ from app.sqlite_session import (
     CURRENT_TURN,
     InlineSession,
     Parameters,
+    ReaderConnections,
     WriteGroup,
     WriteTurn,
     blocking_engine,
@@ -110,6 +111,8 @@ class Database:
     reader_engine: AsyncEngine | None = None
     # A SQLite file: the blocking engine every session runs on (``app/sqlite_session.py``).
     blocking: Engine | None = None
+    # A SQLite file: the driver connections readers' prepared statements run on.
+    readers: ReaderConnections | None = None
     busy_timeout_seconds: float = 5.0
     checkpointer: Checkpointer | None = None
     # A SQLite file: queued writers share a transaction and its commit (``WriteGroup``), up to
@@ -155,6 +158,7 @@ class Database:
                 engine=engine,
                 is_sqlite=True,
                 blocking=blocking_engine(database, settings.database_pool_size),
+                readers=ReaderConnections(database, settings.database_pool_size),
                 busy_timeout_seconds=settings.sqlite_busy_timeout_seconds,
                 checkpointer=Checkpointer(database, write_lock),
                 group_commit=settings.sqlite_group_commit,
@@ -182,6 +186,7 @@ class Database:
                 busy_timeout_seconds=self.busy_timeout_seconds,
                 checkpointer=self.checkpointer if write else None,
                 turn=turn if turn is not None and turn.group.engine is self.blocking else None,
+                readers=self.readers,
             )
         bind = self._writer if write else self._reader
         return AsyncSession(bind, expire_on_commit=False, autoflush=False)
@@ -251,6 +256,8 @@ class Database:
             await engine.dispose()
         if self.checkpointer is not None:
             await self.checkpointer.close()
+        if self.readers is not None:
+            self.readers.close()
         if self.blocking is not None:
             self.blocking.dispose()
 

@@ -208,11 +208,17 @@ def run_on_sqlite(
     """``prepared`` on a blocking ``sqlite3`` connection, in its current transaction."""
     if observed(connection):
         return through_sqlalchemy(connection, prepared, parameters)
-    dialect = connection.dialect
-    form = prepared.form(dialect, parameters)
-    arguments = form.arguments(parameters)
     driver = connection.connection.driver_connection
     assert driver is not None
+    return run_on_driver(driver, connection.dialect, prepared, parameters)
+
+
+def run_on_driver(
+    driver: Any, dialect: Dialect, prepared: Prepared, parameters: Mapping[str, Any] | None
+) -> Rows:
+    """``prepared`` on a blocking DB-API connection of ``dialect``'s driver (``sqlite3``)."""
+    form = prepared.form(dialect, parameters)
+    arguments = form.arguments(parameters)
     try:
         cursor = driver.execute(form.sql, arguments)
         fetched = cursor.fetchall() if form.keys else []

@@ -36,7 +36,7 @@ from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.base import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.prepared import Prepared, Rows, observed, run_on_sqlite
+from app.prepared import Prepared, Rows, observed, run_on_driver, run_on_sqlite
 from app.sqlite_inline import Checkpointer, open_connection, patiently
 
 # What SQLModel's AsyncSession asks of every statement: rows fetched before the call returns.
@@ -114,6 +114,49 @@ def blocking_engine(database: str, pool_size: int) -> Engine:
         max_overflow=-1,
     )
     return engine
+
+
+class ReaderConnections:
+    """``sqlite3`` connections for readers' prepared statements, handed out without SQLAlchemy.
+
+    A read by id and the tracking page run only prepared statements (``app/prepared.py``),
+    which need the driver's connection and nothing else of SQLAlchemy's. Checking one out of
+    SQLAlchemy's pool (its connection record, its events, a ``Connection`` around it) and
+    giving it back was ≈ a tenth of such a read's CPU (docs/benchmarks.md, ninth round); here
+    it is a list's pop and append. A reader has no transaction (each statement reads the last
+    commit), so a reader's ORM or Core statements may run on another connection, the engine's,
+    and read the same. Up to ``size`` idle connections are kept, as in the engine's pool; past
+    that a connection is opened for the request and closed after it.
+    """
+
+    def __init__(self, database: str, size: int) -> None:
+        self._database = database
+        self._size = size
+        self._idle: list[sqlite3.Connection] = []
+        self._closed = False
+
+    @property
+    def idle(self) -> int:
+        return len(self._idle)
+
+    def take(self) -> sqlite3.Connection:
+        if self._idle:
+            return self._idle.pop()
+        try:
+            return open_connection(self._database)
+        except sqlite3.Error as error:  # SQLAlchemy's class, as its pool would raise it
+            raise DBAPIError.instance(None, None, error, sqlite3.Error) from error
+
+    def give_back(self, connection: sqlite3.Connection) -> None:
+        if self._closed or len(self._idle) >= self._size or connection.in_transaction:
+            connection.close()  # a reader never opens a transaction: such a one is not kept
+        else:
+            self._idle.append(connection)
+
+    def close(self) -> None:
+        self._closed = True
+        while self._idle:
+            self._idle.pop().close()
 
 
 async def _begin_immediate(engine: Engine, busy_timeout_seconds: float) -> Connection:
@@ -258,9 +301,14 @@ class InlineSession(AsyncSession):
         busy_timeout_seconds: float,
         checkpointer: Checkpointer | None = None,
         turn: WriteTurn | None = None,
+        readers: ReaderConnections | None = None,
     ) -> None:
         super().__init__(expire_on_commit=False, autoflush=False)
         self._engine = engine
+        # A reader's prepared statements: on a driver connection of ``readers``, taken at the
+        # first one and given back when the session ends.
+        self._readers = None if write else readers
+        self._driver: sqlite3.Connection | None = None
         self._checkpointer = checkpointer
         # A writer in a group: its transaction is a savepoint of the group's (``WriteGroup``).
         self._turn = turn if write else None
@@ -387,6 +435,10 @@ class InlineSession(AsyncSession):
 
     def _release(self) -> None:
         """Give the connection (and a writer's lock) back; a later statement begins anew."""
+        if self._driver is not None:
+            driver, self._driver = self._driver, None
+            assert self._readers is not None
+            self._readers.give_back(driver)
         if self._connection is not None:
             connection, self._connection = self._connection, None
             if self._turn is None:  # a group's connection is the group's to close
@@ -403,11 +455,21 @@ class InlineSession(AsyncSession):
     async def prepared(
         self, statement: Prepared, parameters: Mapping[str, Any] | None = None
     ) -> Rows:
-        """A prepared statement on this session's connection, on the driver's cursor."""
+        """A prepared statement on the driver's cursor: a writer's on its transaction's
+        connection, a reader's on one of ``ReaderConnections`` (unless something listens to
+        the SQL the engine sends: then on the engine's, through SQLAlchemy)."""
+        if self._readers is not None and not self._engine.dispatch.before_cursor_execute:
+            return await patiently(self._busy_timeout, self._read, statement, parameters)
         return await self._run(self._prepared, statement, parameters)
 
     def _prepared(self, statement: Prepared, parameters: Mapping[str, Any] | None) -> Rows:
         return run_on_sqlite(self._current_connection(), statement, parameters)
+
+    def _read(self, statement: Prepared, parameters: Mapping[str, Any] | None) -> Rows:
+        if self._driver is None:
+            assert self._readers is not None
+            self._driver = self._readers.take()
+        return run_on_driver(self._driver, self._engine.dialect, statement, parameters)
 
     def _current_connection(self) -> Connection:
         if self._write:  # in the session's transaction, which its commit ends

@@ -20,10 +20,11 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
-from app.db import Database, run_core
+from app.db import Database, run_core, run_prepared
 from app.domain.roles import Role
 from app.main import create_app
 from app.models import Customer
+from app.repositories.scoping import _row_by_id
 from app.settings import Settings
 from app.sqlite_session import blocking_engine
 from tests.conftest import KeyFactory
@@ -187,6 +188,63 @@ async def test_a_reader_reads_through_one_connection_and_gives_it_back(
             assert pool.checkedin() == 1  # type: ignore[attr-defined]
     finally:
         await db.dispose()
+
+
+async def test_a_readers_prepared_statements_run_on_reader_connections(
+    settings: Settings, clean_database: Engine
+) -> None:
+    """A reader's prepared statements take a driver connection of ``ReaderConnections``, not
+    one of the engine's pool: it reads the last commit, goes back when the reader ends and is
+    reused by the next one; past the pool's size, the extra connections are closed after use,
+    and disposing of the database closes the idle ones."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite":
+        pytest.skip("reader connections are SQLite's")
+    db = Database.from_settings(settings.model_copy(update={"database_pool_size": 2}))
+    assert db.blocking is not None and db.readers is not None
+    pool, readers = db.blocking.pool, db.readers
+    by_id = _row_by_id(Customer.__table__, False)  # type: ignore[attr-defined]
+    written = Customer(name="Read on a reader connection")
+    try:
+        writer = db.new_session(write=True)
+        writer.add(written)
+        await writer.commit()
+        await writer.close()
+        taken = set()
+        for _ in range(2):
+            reader = db.new_session(write=False)
+            try:
+                row = (await run_prepared(reader, by_id, {"row_id": written.id})).first_mapping()
+                assert row is not None and row["name"] == written.name
+                assert pool.checkedout() == 0  # type: ignore[attr-defined]
+                assert readers.idle == 0
+                taken.add(id(reader._driver))  # type: ignore[attr-defined]
+            finally:
+                await reader.close()
+            assert readers.idle == 1
+        assert len(taken) == 1  # the second reader had the first one's connection
+        many = [db.new_session(write=False) for _ in range(4)]
+        for reader in many:
+            assert (await run_prepared(reader, by_id, {"row_id": written.id})).first_mapping()
+        drivers = [reader._driver for reader in many]  # type: ignore[attr-defined]
+        for reader in many:
+            await reader.close()
+        assert readers.idle == 2
+        closed = [driver for driver in drivers if _is_closed(driver)]
+        assert len(closed) == 2
+    finally:
+        await db.dispose()
+    assert readers.idle == 0
+    assert all(_is_closed(driver) for driver in drivers)
+
+
+def _is_closed(connection: sqlite3.Connection | None) -> bool:
+    assert connection is not None
+    try:
+        connection.execute("SELECT 1")
+    except sqlite3.ProgrammingError:
+        return True
+    return False
 
 
 def test_the_inline_engine_caches_compiled_statements_and_sends_savepoints_to_the_driver(
