@@ -15,12 +15,30 @@ from app.domain.roles import KEY_ROLES, Role
 from app.settings import get_settings
 
 
+def sqlite_workers_warning(database_url: str, workers: int) -> str | None:
+    """The warning ``atelier serve`` prints for several workers on one SQLite file."""
+    from sqlalchemy.engine import make_url
+
+    if workers < 2 or make_url(database_url).get_backend_name() != "sqlite":
+        return None
+    return (
+        f"warning: {workers} workers on a SQLite file. Reads scale with them, writes do not: "
+        "the processes take turns at the file's one write lock, polling for it, and a "
+        "process's writers can wait for the other's for hundreds of milliseconds "
+        "(docs/deployment.md). One worker is the advice on SQLite; PostgreSQL for more."
+    )
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from app.serving import APP_FACTORY, HTTP_PROTOCOL
 
     settings = get_settings()
+    workers = args.workers or settings.workers
+    warning = sqlite_workers_warning(settings.database_url, workers)
+    if warning is not None:
+        print(warning, file=sys.stderr)
     if not args.no_migrate:
         _migrate(args)
     uvicorn.run(
@@ -28,7 +46,7 @@ def _serve(args: argparse.Namespace) -> int:
         factory=True,
         host=args.host or settings.host,
         port=args.port or settings.port,
-        workers=args.workers or settings.workers,
+        workers=workers,
         loop=settings.event_loop,
         http=HTTP_PROTOCOL,
         log_level=settings.log_level.lower(),

@@ -12,6 +12,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from app.cli import sqlite_workers_warning
 from app.serving import HTTP_PROTOCOL
 
 tiny = FastAPI()
@@ -86,3 +87,10 @@ def test_the_served_app_keeps_its_start_up_heap_out_of_the_collector(
     finally:
         gc.unfreeze()
         get_settings.cache_clear()
+
+
+def test_serving_several_workers_on_sqlite_warns_and_postgresql_does_not() -> None:
+    warning = sqlite_workers_warning("sqlite:///var/atelier.db", 2)
+    assert warning is not None and "One worker is the advice on SQLite" in warning
+    assert sqlite_workers_warning("sqlite:///var/atelier.db", 1) is None
+    assert sqlite_workers_warning("postgresql+psycopg://u@h/atelier", 4) is None
