@@ -23,6 +23,7 @@ from sqlalchemy.sql.base import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.prepared import Prepared, Rows, run_on_psycopg, through_sqlalchemy
+from app.psycopg_readers import PsycopgReaders, ReaderSession
 from app.settings import Settings
 from app.sqlite_inline import Checkpointer, inline_connector
 from app.sqlite_session import (
@@ -113,6 +114,8 @@ class Database:
     blocking: Engine | None = None
     # A SQLite file: the driver connections readers' prepared statements run on.
     readers: ReaderConnections | None = None
+    # PostgreSQL: the psycopg connections readers' prepared statements run on.
+    pg_readers: PsycopgReaders | None = None
     busy_timeout_seconds: float = 5.0
     checkpointer: Checkpointer | None = None
     # A SQLite file: queued writers share a transaction and its commit (``WriteGroup``), up to
@@ -165,7 +168,12 @@ class Database:
                 _write_lock=write_lock,
             )
         reader = create_engine_for(settings, autocommit=True)
-        return cls(engine=engine, is_sqlite=False, reader_engine=reader)
+        return cls(
+            engine=engine,
+            is_sqlite=False,
+            reader_engine=reader,
+            pg_readers=PsycopgReaders(reader, settings.database_pool_size),
+        )
 
     def engines(self) -> tuple[AsyncEngine, ...]:
         """Every engine with a pool of its own (one on SQLite, writers' and readers' on
@@ -188,6 +196,8 @@ class Database:
                 turn=turn if turn is not None and turn.group.engine is self.blocking else None,
                 readers=self.readers,
             )
+        if not write and self.pg_readers is not None:
+            return ReaderSession(self._reader, self.pg_readers)
         bind = self._writer if write else self._reader
         return AsyncSession(bind, expire_on_commit=False, autoflush=False)
 
@@ -252,6 +262,8 @@ class Database:
 
     async def dispose(self) -> None:
         self._finish_group()
+        if self.pg_readers is not None:
+            await self.pg_readers.close()
         for engine in self.engines():
             await engine.dispose()
         if self.checkpointer is not None:
@@ -276,8 +288,11 @@ async def run_prepared(
     session: AsyncSession, statement: Prepared, parameters: Mapping[str, Any] | None = None
 ) -> Rows:
     """Run a prepared statement in ``session``'s transaction, on the driver's own cursor where
-    the driver is ``sqlite3`` or psycopg (``app/prepared.py``), through SQLAlchemy otherwise."""
+    the driver is ``sqlite3`` or psycopg (``app/prepared.py``), through SQLAlchemy otherwise; a
+    reader's on a connection of its own (``ReaderConnections``, ``PsycopgReaders``)."""
     if isinstance(session, InlineSession):
+        return await session.prepared(statement, parameters)
+    if isinstance(session, ReaderSession) and not session.readers.observed():
         return await session.prepared(statement, parameters)
     connection = await session.connection()
     if connection.dialect.driver == "psycopg":

@@ -233,14 +233,29 @@ async def run_on_psycopg(
     """``prepared`` on the session's psycopg connection, in its current transaction."""
     sync_connection = connection.sync_connection
     assert sync_connection is not None
-    dialect = connection.dialect
     if observed(sync_connection):
         return await connection.run_sync(through_sqlalchemy, prepared, parameters)
-    form = prepared.form(dialect, parameters)
-    arguments = form.arguments(parameters)
     pooled = await connection.get_raw_connection()
     driver = pooled.driver_connection
     assert driver is not None
+    try:
+        return await run_on_psycopg_driver(driver, connection.dialect, prepared, parameters)
+    except DBAPIError as error:
+        if error.connection_invalidated:
+            # As SQLAlchemy does on a lost connection: this one is dropped, and so are the
+            # pooled ones, which a restarted server no longer knows.
+            await connection.invalidate(error.orig)
+            await connection.engine.dispose(close=False)
+        raise
+
+
+async def run_on_psycopg_driver(
+    driver: Any, dialect: Dialect, prepared: Prepared, parameters: Mapping[str, Any] | None
+) -> Rows:
+    """``prepared`` on a psycopg ``AsyncConnection``; a driver error comes out as SQLAlchemy's
+    exception class, ``connection_invalidated`` when the connection was lost."""
+    form = prepared.form(dialect, parameters)
+    arguments = form.arguments(parameters)
     try:
         async with driver.cursor() as cursor:
             await cursor.execute(form.sql, arguments)
@@ -250,11 +265,6 @@ async def run_on_psycopg(
             rowcount = cursor.rowcount
     except dialect.loaded_dbapi.Error as error:
         disconnect = dialect.is_disconnect(error, driver, None)
-        if disconnect:
-            # As SQLAlchemy does on a lost connection: this one is dropped, and so are the
-            # pooled ones, which a restarted server no longer knows.
-            await connection.invalidate(error)
-            await connection.engine.dispose(close=False)
         raise _wrapped(dialect, form, arguments, error, disconnect=disconnect) from error
     return form.rows(description, fetched, rowcount)
 

@@ -1,0 +1,176 @@
+"""PostgreSQL readers' prepared statements on psycopg connections of their own.
+
+A read by id and the tracking page run only prepared statements (``app/prepared.py``), which
+need a psycopg connection and nothing else of SQLAlchemy's. Reaching one through the reader's
+``AsyncSession`` (its connection checkout across the asyncio bridge, SQLAlchemy's pool, the
+close and the pool's reset) was a fifth of such a read's CPU in the API process
+(docs/benchmarks.md, ninth round). ``PsycopgReaders`` keeps psycopg connections in autocommit
+mode (a reader's statements each read the last commit, as the readers' engine does) and hands
+them to ``ReaderSession``s: one connection per session, taken at its first prepared statement
+and given back when it closes. The reader's other statements (lists, the ORM) still go through
+its ``AsyncSession`` and the readers' engine, and read the same last commit.
+
+What SQLAlchemy's pool did is kept: at most ``size`` connections are open (a reader beyond them
+waits, up to ``timeout_seconds``, then gets SQLAlchemy's pool timeout, a 503); connections are
+made with the dialect's own connect arguments (its type adapters); one older than
+``recycle_seconds`` is closed instead of reused; and a connection lost with its server is
+dropped with every idle one, which the restarted server no longer knows, so the next reads
+connect afresh (``tests/api/test_postgres_restart.py``). When something listens to the SQL
+the readers' engine sends, the reads go through SQLAlchemy as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg.pq import TransactionStatus
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.prepared import Prepared, Rows, run_on_psycopg_driver
+
+
+@dataclass(slots=True)
+class _Pooled:
+    connection: psycopg.AsyncConnection[Any]
+    opened_at: float
+
+
+class PsycopgReaders:
+    """A bounded pool of autocommit psycopg connections for ``ReaderSession``s."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        size: int,
+        *,
+        recycle_seconds: float = 1800.0,
+        timeout_seconds: float = 30.0,
+    ) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect
+        self._size = size
+        self._recycle = recycle_seconds
+        self._timeout = timeout_seconds
+        self._idle: list[_Pooled] = []
+        self._open = 0  # connections handed out or idle
+        self._slots = asyncio.Semaphore(size)
+        self._closed = False
+
+    @property
+    def idle(self) -> int:
+        return len(self._idle)
+
+    @property
+    def open(self) -> int:
+        return self._open
+
+    def observed(self) -> bool:
+        """Whether something listens to the SQL the readers' engine sends."""
+        return bool(self.engine.sync_engine.dispatch.before_cursor_execute)
+
+    async def take(self) -> _Pooled:
+        try:
+            if self._slots.locked():  # every connection taken: wait for one, up to the timeout
+                await asyncio.wait_for(self._slots.acquire(), self._timeout)
+            else:  # at once (``wait_for`` would cost a task of its own on every read)
+                await self._slots.acquire()
+        except TimeoutError:
+            raise PoolTimeoutError(
+                f"No PostgreSQL reader connection free within {self._timeout:g} s "
+                f"({self._size} in use)."
+            ) from None
+        try:
+            while self._idle:
+                pooled = self._idle.pop()
+                if self._usable(pooled):
+                    return pooled
+                await self._discard(pooled)
+            return await self._connect()
+        except BaseException:
+            self._slots.release()
+            raise
+
+    async def give_back(self, pooled: _Pooled, *, lost: bool = False) -> None:
+        """Back to the idle ones, or closed (lost, too old, left in a transaction, or the pool
+        closed); a connection lost with its server takes the idle ones with it."""
+        self._slots.release()
+        if lost:
+            await self._discard(pooled)
+            await self._empty()
+        elif self._closed or not self._usable(pooled) or len(self._idle) >= self._size:
+            await self._discard(pooled)
+        else:
+            self._idle.append(pooled)
+
+    async def close(self) -> None:
+        self._closed = True
+        await self._empty()
+
+    def _usable(self, pooled: _Pooled) -> bool:
+        connection = pooled.connection
+        return (
+            not connection.closed
+            and not connection.broken
+            and connection.info.transaction_status == TransactionStatus.IDLE
+            and time.monotonic() - pooled.opened_at < self._recycle
+        )
+
+    async def _connect(self) -> _Pooled:
+        cargs, cparams = self.dialect.create_connect_args(self.engine.url)
+        try:
+            connection = await psycopg.AsyncConnection.connect(*cargs, **cparams, autocommit=True)
+        except psycopg.Error as error:  # SQLAlchemy's class, as its pool would raise it
+            raise DBAPIError.instance(None, None, error, psycopg.Error) from error
+        self._open += 1
+        return _Pooled(connection, time.monotonic())
+
+    async def _discard(self, pooled: _Pooled) -> None:
+        self._open -= 1
+        with contextlib.suppress(psycopg.Error):  # already gone with its server
+            await pooled.connection.close()
+
+    async def _empty(self) -> None:
+        while self._idle:
+            await self._discard(self._idle.pop())
+
+
+class ReaderSession(AsyncSession):
+    """A PostgreSQL reader's session: its prepared statements on a connection of
+    ``PsycopgReaders``, everything else through the ``AsyncSession`` and the readers' engine."""
+
+    def __init__(self, bind: AsyncEngine, readers: PsycopgReaders) -> None:
+        super().__init__(bind, expire_on_commit=False, autoflush=False)
+        self.readers = readers
+        self._pooled: _Pooled | None = None
+
+    async def prepared(
+        self, statement: Prepared, parameters: Mapping[str, Any] | None = None
+    ) -> Rows:
+        if self._pooled is None:
+            self._pooled = await self.readers.take()
+        try:
+            return await run_on_psycopg_driver(
+                self._pooled.connection, self.readers.dialect, statement, parameters
+            )
+        except DBAPIError as error:
+            if error.connection_invalidated:
+                pooled, self._pooled = self._pooled, None
+                await self.readers.give_back(pooled, lost=True)
+            raise
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        finally:
+            if self._pooled is not None:
+                pooled, self._pooled = self._pooled, None
+                await self.readers.give_back(pooled)

@@ -1,0 +1,179 @@
+"""PostgreSQL readers' prepared statements run on psycopg connections of their own.
+
+``PsycopgReaders`` replaces SQLAlchemy's pool for them, so it must keep what that pool kept:
+a bound on open connections (a reader beyond it waits, then gets the pool's timeout), reuse,
+recycling, and a lost server's connections dropped so that the next read connects afresh;
+and when something listens to the SQL the readers' engine sends, the reads go through it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from app.db import Database, run_prepared
+from app.models import Customer
+from app.psycopg_readers import PsycopgReaders, ReaderSession
+from app.repositories.scoping import _row_by_id
+from app.settings import Settings
+
+BY_ID = _row_by_id(Customer.__table__, False)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+async def db(settings: Settings, clean_database: Engine) -> AsyncIterator[Database]:
+    if make_url(settings.database_url).get_backend_name() != "postgresql":
+        pytest.skip("psycopg reader connections are PostgreSQL's")
+    database = Database.from_settings(settings.model_copy(update={"database_pool_size": 2}))
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+async def _customer(db: Database, name: str) -> Customer:
+    writer = db.new_session(write=True)
+    try:
+        customer = Customer(name=name)
+        writer.add(customer)
+        await writer.commit()
+        return customer
+    finally:
+        await writer.close()
+
+
+async def _read(session: Any, customer: Customer) -> str:
+    row = (await run_prepared(session, BY_ID, {"row_id": customer.id})).first_mapping()
+    assert row is not None
+    return str(row["name"])
+
+
+def _readers(db: Database) -> PsycopgReaders:
+    assert db.pg_readers is not None
+    return db.pg_readers
+
+
+async def test_a_readers_prepared_statements_take_a_reader_connection_and_give_it_back(
+    db: Database,
+) -> None:
+    readers = _readers(db)
+    assert db.reader_engine is not None
+    engine_pool = db.reader_engine.sync_engine.pool
+    customer = await _customer(db, "Read beside the engine")
+    seen = set()
+    for _ in range(3):
+        reader = db.new_session(write=False)
+        assert isinstance(reader, ReaderSession)
+        try:
+            assert await _read(reader, customer) == "Read beside the engine"
+            assert engine_pool.checkedout() == 0  # type: ignore[attr-defined]
+            assert (readers.open, readers.idle) == (1, 0)
+            seen.add(id(reader._pooled))
+        finally:
+            await reader.close()
+        assert (readers.open, readers.idle) == (1, 1)
+    assert len(seen) == 1  # one connection, reused by each reader in turn
+
+
+async def test_readers_beyond_the_bound_wait_for_a_connection_then_time_out(
+    db: Database,
+) -> None:
+    assert db.reader_engine is not None
+    readers = PsycopgReaders(db.reader_engine, 2, timeout_seconds=0.2)
+    customer = await _customer(db, "Bounded")
+    holders = [ReaderSession(db.reader_engine, readers) for _ in range(2)]
+    waiting = ReaderSession(db.reader_engine, readers)
+    try:
+        for holder in holders:
+            await _read(holder, customer)
+        assert readers.open == 2
+        third = asyncio.create_task(_read(waiting, customer))
+        await asyncio.sleep(0.05)
+        assert not third.done()  # waits for one of the two
+        await holders[0].close()
+        assert await third == "Bounded"
+        assert readers.open == 2
+        late = ReaderSession(db.reader_engine, readers)
+        with pytest.raises(PoolTimeoutError):
+            await _read(late, customer)  # both taken, none given back in time
+        await late.close()
+    finally:
+        for session in (*holders, waiting):
+            await session.close()
+        await readers.close()
+    assert (readers.open, readers.idle) == (0, 0)
+
+
+async def test_a_connection_past_its_recycling_age_is_closed_not_reused(db: Database) -> None:
+    assert db.reader_engine is not None
+    readers = PsycopgReaders(db.reader_engine, 2, recycle_seconds=0)
+    customer = await _customer(db, "Recycled")
+    try:
+        reader = ReaderSession(db.reader_engine, readers)
+        await _read(reader, customer)
+        await reader.close()
+        assert (readers.open, readers.idle) == (0, 0)
+    finally:
+        await readers.close()
+
+
+async def test_a_connection_lost_with_its_server_takes_the_idle_ones_with_it(
+    db: Database, sync_engine: Engine
+) -> None:
+    """Two connections idle; the server ends both (as a restart would): the first read meets a
+    dead one (a 503 for the API), the pool drops every idle one, and the next read connects
+    afresh."""
+    readers = _readers(db)
+    customer = await _customer(db, "Survivor")
+    first, second = db.new_session(write=False), db.new_session(write=False)
+    await _read(first, customer)
+    await _read(second, customer)
+    pids = [
+        session._pooled.connection.info.backend_pid  # type: ignore[attr-defined]
+        for session in (first, second)
+    ]
+    await first.close()
+    await second.close()
+    assert (readers.open, readers.idle) == (2, 2)
+    with sync_engine.connect() as admin:
+        for pid in pids:
+            admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    reader = db.new_session(write=False)
+    try:
+        with pytest.raises(OperationalError) as lost:
+            await _read(reader, customer)
+        assert lost.value.connection_invalidated
+        assert (readers.open, readers.idle) == (0, 0)
+        assert await _read(reader, customer) == "Survivor"
+    finally:
+        await reader.close()
+
+
+async def test_reads_go_through_sqlalchemy_while_something_listens_to_the_sql(
+    db: Database,
+) -> None:
+    readers = _readers(db)
+    assert db.reader_engine is not None
+    customer = await _customer(db, "Observed")
+    statements: list[str] = []
+
+    def listen(_c: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(db.reader_engine.sync_engine, "before_cursor_execute", listen)
+    reader = db.new_session(write=False)
+    try:
+        assert await _read(reader, customer) == "Observed"
+    finally:
+        await reader.close()
+        event.remove(db.reader_engine.sync_engine, "before_cursor_execute", listen)
+    assert any("FROM customers" in statement for statement in statements)
+    assert readers.open == 0
