@@ -122,7 +122,7 @@ class ReaderConnections:
     A read by id and the tracking page run only prepared statements (``app/prepared.py``),
     which need the driver's connection and nothing else of SQLAlchemy's. Checking one out of
     SQLAlchemy's pool (its connection record, its events, a ``Connection`` around it) and
-    giving it back was ≈ a tenth of such a read's CPU (docs/benchmarks.md, ninth round); here
+    giving it back was ≈ a sixth of such a read's CPU (docs/benchmarks.md, ninth round); here
     it is a list's pop and append. A reader has no transaction (each statement reads the last
     commit), so a reader's ORM or Core statements may run on another connection, the engine's,
     and read the same. Up to ``size`` idle connections are kept, as in the engine's pool; past
