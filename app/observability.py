@@ -100,7 +100,12 @@ class Metrics:
             "Writers whose work a SQLite group transaction committed",
             registry=self.registry,
         )
-        self._write_groups_seen = (0, 0)
+        self.write_hand_overs = Counter(
+            "atelier_sqlite_write_hand_overs",
+            "Pauses between two SQLite write groups left for another process's writer",
+            registry=self.registry,
+        )
+        self._write_groups_seen = (0, 0, 0)
         self.webhook_queue = Gauge(
             "atelier_webhook_deliveries",
             "Webhook deliveries by status (pending, delivered, dead)",
@@ -108,11 +113,12 @@ class Metrics:
             registry=self.registry,
         )
 
-    def observe_write_groups(self, commits: int, writers: int) -> None:
+    def observe_write_groups(self, commits: int, writers: int, hand_overs: int) -> None:
         """Bring the SQLite write groups' counters up to the database's running totals."""
         self.write_groups.inc(commits - self._write_groups_seen[0])
         self.grouped_writers.inc(writers - self._write_groups_seen[1])
-        self._write_groups_seen = (commits, writers)
+        self.write_hand_overs.inc(hand_overs - self._write_groups_seen[2])
+        self._write_groups_seen = (commits, writers, hand_overs)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count a handled request and its duration, by method, route template and status."""

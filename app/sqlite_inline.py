@@ -47,9 +47,16 @@ def _is_busy(error: BaseException) -> bool:
     return "locked" in str(cause) or "busy" in str(cause)
 
 
-async def patiently(timeout_seconds: float, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run ``call``; while SQLite answers busy, yield to the loop and try again, up to
-    ``timeout_seconds``, then let the busy error through."""
+async def patiently(
+    timeout_seconds: float,
+    call: Callable[..., T],
+    *args: Any,
+    longest_pause: float = _LONGEST_PAUSE,
+    **kwargs: Any,
+) -> T:
+    """Run ``call``; while SQLite answers busy, yield to the loop and try again (after pauses
+    doubling up to ``longest_pause``), up to ``timeout_seconds``, then let the busy error
+    through."""
     deadline: float | None = None
     pause = _FIRST_PAUSE
     while True:
@@ -64,7 +71,7 @@ async def patiently(timeout_seconds: float, call: Callable[..., T], *args: Any, 
             if now >= deadline:
                 raise
             await asyncio.sleep(min(pause, deadline - now))
-            pause = min(pause * 2, _LONGEST_PAUSE)
+            pause = min(pause * 2, longest_pause)
 
 
 class _Immediate:

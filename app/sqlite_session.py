@@ -159,14 +159,34 @@ class ReaderConnections:
             self._idle.pop().close()
 
 
-async def _begin_immediate(engine: Engine, busy_timeout_seconds: float) -> Connection:
+# How often a process's writer tries for the file's write lock while another process holds it.
+# One writer per process does (the others queue in ``Database.writer_slot``), so a short pause
+# costs little, and it lets the writer take the lock while the other process holds back
+# between two groups (``Database.writer_slot``).
+WRITE_LOCK_POLL_SECONDS = 0.001
+
+
+async def _begin_immediate(
+    engine: Engine,
+    busy_timeout_seconds: float,
+    on_contention: Callable[[], None] | None = None,
+) -> Connection:
     """A connection of ``engine`` holding the file's write lock (``BEGIN IMMEDIATE``), waited
-    for in the loop while another process holds it."""
+    for in the loop while another process holds it (then ``on_contention`` is called)."""
     connection = await patiently(busy_timeout_seconds, engine.connect)
     driver = connection.connection.driver_connection
     assert isinstance(driver, sqlite3.Connection)
+    attempts = 0
+
+    def begin() -> None:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 2 and on_contention is not None:
+            on_contention()  # the first attempt met another process's lock
+        driver.execute("BEGIN IMMEDIATE")
+
     try:
-        await patiently(busy_timeout_seconds, driver.execute, "BEGIN IMMEDIATE")
+        await patiently(busy_timeout_seconds, begin, longest_pause=WRITE_LOCK_POLL_SECONDS)
     except sqlite3.OperationalError as error:
         connection.close()
         raise OperationalError("BEGIN IMMEDIATE", None, error) from error
@@ -217,9 +237,15 @@ class WriteGroup:
     (a 503, nothing written), as a lone writer would.
     """
 
-    def __init__(self, engine: Engine, busy_timeout_seconds: float) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        busy_timeout_seconds: float,
+        on_contention: Callable[[], None] | None = None,
+    ) -> None:
         self.engine = engine
         self._busy_timeout = busy_timeout_seconds
+        self._on_contention = on_contention
         self.connection: Connection | None = None
         self._transaction: RootTransaction | None = None
         self.members = 0  # writers that ran a statement in the transaction
@@ -230,7 +256,9 @@ class WriteGroup:
     async def connect(self) -> Connection:
         """The transaction's connection, begun by the group's first statement."""
         if self.connection is None:
-            connection = await _begin_immediate(self.engine, self._busy_timeout)
+            connection = await _begin_immediate(
+                self.engine, self._busy_timeout, self._on_contention
+            )
             # SQLAlchemy's view of the transaction begun above (pysqlite emits nothing here);
             # each writer's session joins it with a savepoint of its own.
             self._transaction = connection.begin()

@@ -68,5 +68,5 @@ async def metrics(request: Request) -> Response:
         counts = {}
     for status in ("pending", "delivered", "dead"):
         collectors.webhook_queue.labels(status).set(counts.get(status, 0))
-    collectors.observe_write_groups(db.group_commits, db.grouped_writers)
+    collectors.observe_write_groups(db.group_commits, db.grouped_writers, db.hand_overs)
     return Response(generate_latest(collectors.registry), media_type=CONTENT_TYPE_LATEST)

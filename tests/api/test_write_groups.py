@@ -10,6 +10,8 @@ is written; a group left open for a writer that gave up waiting is still committ
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
@@ -248,3 +250,55 @@ async def test_a_commit_that_failed_gives_the_write_lock_back(
         finally:
             await db.dispose()  # a lock left with a pooled connection goes with it
     assert count(clean_database, Customer) == customers + 2  # each next writer's row
+
+
+async def _customer_in_the_slot(db: Any, name: str) -> None:
+    async with db.writer_slot():
+        await _write(db, lambda session: insert_new(session, Customer, name=name))
+
+
+async def test_a_group_that_meets_another_processs_lock_notes_it(
+    app: Any, settings: Settings, clean_database: Engine
+) -> None:
+    """Another process (here a connection of the test's own) holds the file's write lock: the
+    group's BEGIN IMMEDIATE waits for it, polling, and the process remembers for a while that
+    it is not alone writing to the file. A group that meets no lock notes nothing."""
+    db = app.state.runtime.db
+    db._contended_until = 0.0  # the runtime may have met another test's lock
+    await _customer_in_the_slot(db, "Alone")
+    assert db._contended_until == 0.0
+    other = sqlite3.connect(str(make_url(settings.database_url).database), isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        waiting = asyncio.create_task(_customer_in_the_slot(db, "After the other process"))
+        await asyncio.sleep(0.02)
+        assert not waiting.done()
+        assert db._contended_until > time.monotonic()
+        other.rollback()
+        await waiting
+    finally:
+        other.close()
+    assert count(clean_database, Customer) >= 2
+
+
+async def test_while_another_process_writes_a_committed_group_holds_the_next_one_back(
+    app: Any, client: httpx.AsyncClient, clean_database: Engine
+) -> None:
+    """After a group commits, the process pauses before its next group while it has met
+    another process's lock lately: the other's writer, polling every millisecond, takes the
+    lock instead of waiting for every group of this process (docs/benchmarks.md, ninth round).
+    Alone on the file, it never pauses."""
+    db = app.state.runtime.db
+    customers = count(clean_database, Customer)
+    db._contended_until = 0.0  # the runtime may have met another test's lock
+    hand_overs = db.hand_overs
+    await queued(db, [_customer_in_the_slot(db, f"Alone {i}") for i in range(32)])
+    assert db.hand_overs == hand_overs
+    db._note_contention()
+    commits = db.group_commits
+    await queued(db, [_customer_in_the_slot(db, f"Shared {i}") for i in range(32)])
+    assert db.group_commits - commits == 2
+    assert db.hand_overs == hand_overs + 1  # between the two groups; none after the last
+    assert count(clean_database, Customer) == customers + 64
+    metrics = (await client.get("/metrics")).text
+    assert f"atelier_sqlite_write_hand_overs_total {float(db.hand_overs)}" in metrics
