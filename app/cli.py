@@ -23,9 +23,9 @@ def sqlite_workers_warning(database_url: str, workers: int) -> str | None:
         return None
     return (
         f"warning: {workers} workers on a SQLite file. Reads scale with them, writes do not: "
-        "the processes take turns at the file's one write lock, polling for it, and a "
-        "process's writers can wait for the other's for hundreds of milliseconds "
-        "(docs/deployment.md). One worker is the advice on SQLite; PostgreSQL for more."
+        "the processes take turns at the file's one write lock, and each write waits for "
+        "the other processes' turns too (docs/deployment.md). One worker is the advice on "
+        "SQLite; PostgreSQL for more."
     )
 
 
