@@ -313,9 +313,7 @@ async def run_prepared(
     """Run a prepared statement in ``session``'s transaction, on the driver's own cursor where
     the driver is ``sqlite3`` or psycopg (``app/prepared.py``), through SQLAlchemy otherwise; a
     reader's on a connection of its own (``ReaderConnections``, ``PsycopgReaders``)."""
-    if isinstance(session, InlineSession):
-        return await session.prepared(statement, parameters)
-    if isinstance(session, ReaderSession) and not session.readers.observed():
+    if isinstance(session, InlineSession | ReaderSession):
         return await session.prepared(statement, parameters)
     connection = await session.connection()
     if connection.dialect.driver == "psycopg":

@@ -35,7 +35,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.prepared import Prepared, Rows, run_on_psycopg_driver
+from app.prepared import Prepared, Rows, run_on_psycopg, run_on_psycopg_driver
 
 
 @dataclass(slots=True)
@@ -57,6 +57,8 @@ class PsycopgReaders:
     ) -> None:
         self.engine = engine
         self.dialect = engine.dialect
+        # The dialect's connect arguments (its type adapters among them), worked out once.
+        self._connect_args = self.dialect.create_connect_args(engine.url)
         self._size = size
         self._recycle = recycle_seconds
         self._timeout = timeout_seconds
@@ -125,7 +127,7 @@ class PsycopgReaders:
         )
 
     async def _connect(self) -> _Pooled:
-        cargs, cparams = self.dialect.create_connect_args(self.engine.url)
+        cargs, cparams = self._connect_args
         try:
             connection = await psycopg.AsyncConnection.connect(*cargs, **cparams, autocommit=True)
         except psycopg.Error as error:  # SQLAlchemy's class, as its pool would raise it
@@ -155,6 +157,8 @@ class ReaderSession(AsyncSession):
     async def prepared(
         self, statement: Prepared, parameters: Mapping[str, Any] | None = None
     ) -> Rows:
+        if self.readers.observed():  # something listens to the SQL: SQLAlchemy sends it
+            return await run_on_psycopg(await self.connection(), statement, parameters)
         if self._pooled is None:
             self._pooled = await self.readers.take()
         try:

@@ -68,19 +68,18 @@ def representation(values: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
     return {name: source[name] for name in _READ_FIELDS}
 
 
-def order_response(
-    values: Mapping[str, Any], actor: Actor, *, status_code: int = 200, created: bool = False
-) -> Response:
+def order_response(values: Mapping[str, Any], actor: Actor, *, created: bool = False) -> Response:
     """One order's response: its representation, its version as the ETag, and, when it was
-    just created, its address."""
+    just created, 201 with its address."""
     headers = {"ETag": etag(values["version"])}
     if created:
         headers["Location"] = f"/v1/repair-orders/{values['id']}"
-    return json_response(representation(values, actor), status_code=status_code, headers=headers)
+    body = representation(values, actor)
+    return json_response(body, status_code=201 if created else 200, headers=headers)
 
 
-def _reply(order: RepairOrder, actor: Actor, *, status_code: int = 200) -> Response:
-    return order_response(order.model_dump(), actor, status_code=status_code)
+def _reply(order: RepairOrder, actor: Actor) -> Response:
+    return order_response(order.model_dump(), actor)
 
 
 @router.post(
@@ -97,7 +96,7 @@ async def create_repair_order(
     payload: RepairOrderCreate, actor: OrderCreator, session: SessionDep, clock: ClockDep
 ) -> Response:
     order = await order_service.create(session, actor, payload, clock())
-    return order_response(order, actor, status_code=201, created=True)
+    return order_response(order, actor, created=True)
 
 
 @router.get(
@@ -215,7 +214,7 @@ async def open_warranty_claim(
     clock: ClockDep,
 ) -> Response:
     claim = await order_service.open_warranty_claim(session, actor, order_id, intake, clock())
-    return order_response(claim.model_dump(), actor, status_code=201, created=True)
+    return order_response(claim.model_dump(), actor, created=True)
 
 
 @router.post(
