@@ -17,12 +17,11 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import and_, or_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
-from app.db import run_core
 from app.errors import bad_request
 
 DEFAULT_LIMIT = 50
@@ -73,6 +72,23 @@ def decode_cursor(cursor: str, fingerprint: str) -> tuple[datetime, uuid.UUID]:
     return created_at, row_id
 
 
+def after_cursor(
+    created_at_column: Any, id_column: Any, after_created: Any, after_id: Any
+) -> ColumnElement[bool]:
+    """The rows after a cursor's ``(created_at, id)``, newest first (values or bind
+    parameters)."""
+    # The leading `created_at <= …` is what lets both databases seek the index to the
+    # cursor; the OR alone was applied as a filter, scanning every row before it
+    # (a page half-way down 1M orders cost 4× the first one, docs/benchmarks.md).
+    return and_(
+        created_at_column <= after_created,
+        or_(
+            created_at_column < after_created,
+            and_(created_at_column == after_created, id_column < after_id),
+        ),
+    )
+
+
 def _seek(
     statement: Any,
     created_at_column: Any,
@@ -84,17 +100,9 @@ def _seek(
     """``statement`` positioned after the cursor, newest first, one row more than a page."""
     if cursor:
         after_created, after_id = decode_cursor(cursor, fingerprint)
-        # The leading `created_at <= …` is what lets both databases seek the index to the
-        # cursor; the OR alone was applied as a filter, scanning every row before it
-        # (a page half-way down 1M orders cost 4× the first one, docs/benchmarks.md).
-        older: ColumnElement[bool] = and_(
-            created_at_column <= after_created,
-            or_(
-                created_at_column < after_created,
-                and_(created_at_column == after_created, id_column < after_id),
-            ),
+        statement = statement.where(
+            after_cursor(created_at_column, id_column, after_created, after_id)
         )
-        statement = statement.where(older)
     return statement.order_by(created_at_column.desc(), id_column.desc()).limit(limit + 1)
 
 
@@ -111,35 +119,13 @@ async def fetch_page(
     """Run ``statement`` for one page; the rows must expose ``created_at`` and ``id``."""
     fingerprint = filters_fingerprint(filters)
     statement = _seek(statement, created_at_column, id_column, cursor, fingerprint, limit)
-    rows, last = _trimmed((await session.exec(statement)).all(), limit)
+    rows, last = trimmed((await session.exec(statement)).all(), limit)
     if last is None:
         return rows, None
     return rows, encode_cursor(last.created_at, last.id, fingerprint)  # type: ignore[attr-defined]
 
 
-async def fetch_values_page(
-    session: AsyncSession,
-    statement: Select[Any],
-    *,
-    created_at_column: Any,
-    id_column: Any,
-    limit: int,
-    cursor: str | None,
-    filters: Mapping[str, Any],
-) -> tuple[Sequence[dict[str, Any]], str | None]:
-    """``fetch_page`` for a Core statement: each row as a dict of its column values (a plain
-    dict: a page presents fifty of them, and SQLAlchemy's row mappings copy slower)."""
-    fingerprint = filters_fingerprint(filters)
-    statement = _seek(statement, created_at_column, id_column, cursor, fingerprint, limit)
-    result = await run_core(session, statement)
-    names = tuple(result.keys())
-    page, last = _trimmed([dict(zip(names, row, strict=True)) for row in result.all()], limit)
-    if last is None:
-        return page, None
-    return page, encode_cursor(last["created_at"], last["id"], fingerprint)
-
-
-def _trimmed(rows: Sequence[ItemT], limit: int) -> tuple[Sequence[ItemT], ItemT | None]:
+def trimmed(rows: Sequence[ItemT], limit: int) -> tuple[Sequence[ItemT], ItemT | None]:
     """The page out of ``limit + 1`` fetched rows, and its last row when another page follows."""
     if len(rows) <= limit:
         return rows, None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -16,14 +18,15 @@ from app.db import run_prepared
 from app.domain.actors import Actor
 from app.domain.errors import Conflict
 from app.models import Customer, OrderEvent, OrderNumberCounter, RepairOrder, Watch
-from app.pagination import fetch_values_page
+from app.pagination import after_cursor, decode_cursor, encode_cursor, filters_fingerprint, trimmed
 from app.prepared import Prepared
 from app.repositories.counters import next_in_year
+from app.repositories.json_rows import json_fields
 from app.repositories.rows import as_loaded, insert_values
 from app.repositories.scoping import (
     get_scoped,
     get_scoped_values,
-    scoped_table_select,
+    partner_scope,
     table_of,
 )
 
@@ -130,46 +133,111 @@ class OrderFilters:
     q: str | None = None
 
 
-async def list_page(
-    session: AsyncSession, actor: Actor, filters: OrderFilters, *, limit: int, cursor: str | None
-) -> tuple[Sequence[dict[str, Any]], str | None]:
-    """One page of orders, each as its column values."""
+# The list's conditions, each on its own bind parameters; ``q`` matches the order number,
+# the customer's name or the watch's serial.
+def _search() -> sa.ColumnElement[bool]:
+    pattern = sa.bindparam("pattern", type_=sa.String())
+    customers, watches = table_of(Customer).c, table_of(Watch).c
+    return or_(
+        ORDERS.c.number.ilike(pattern),
+        ORDERS.c.customer_id.in_(select(customers.id).where(customers.name.ilike(pattern))),
+        ORDERS.c.watch_id.in_(select(watches.id).where(watches.serial.ilike(pattern))),
+    )
+
+
+_CONDITIONS: dict[str, Callable[[], sa.ColumnElement[bool]]] = {
+    "customer_id": lambda: ORDERS.c.customer_id == sa.bindparam("customer_id"),
+    "watch_id": lambda: ORDERS.c.watch_id == sa.bindparam("watch_id"),
+    "partner_id": lambda: ORDERS.c.partner_id == sa.bindparam("partner_id"),
+    "technician": lambda: ORDERS.c.technician_key_id == sa.bindparam("technician"),
+    "created_after": lambda: ORDERS.c.created_at > sa.bindparam("created_after"),
+    "created_before": lambda: ORDERS.c.created_at < sa.bindparam("created_before"),
+    "updated_after": lambda: ORDERS.c.updated_at > sa.bindparam("updated_after"),
+    "promised_before": lambda: ORDERS.c.promised_date < sa.bindparam("promised_before"),
+    "q": _search,
+}
+
+
+@functools.lru_cache(maxsize=256)
+def _page_statement(
+    runs: tuple[tuple[str, ...], ...],
+    extra: tuple[str, ...],
+    *,
+    scoped: bool,
+    statuses: int,
+    conditions: tuple[str, ...],
+    after: bool,
+) -> Prepared:
+    """A list page's statement for one shape of request (which filters it has, how many
+    statuses, a cursor or not), built and compiled once (``app/prepared.py``)."""
     orders = ORDERS.c
-    statement = scoped_table_select(RepairOrder, actor)
-    if filters.statuses:
-        statement = statement.where(orders.status.in_(filters.statuses))
-    for column, value in (
-        (orders.customer_id, filters.customer_id),
-        (orders.watch_id, filters.watch_id),
-        (orders.partner_id, filters.partner_id),
-        (orders.technician_key_id, filters.technician),
-    ):
-        if value is not None:
-            statement = statement.where(column == value)
-    if filters.created_after:
-        statement = statement.where(orders.created_at > filters.created_after)
-    if filters.created_before:
-        statement = statement.where(orders.created_at < filters.created_before)
-    if filters.updated_after:
-        statement = statement.where(orders.updated_at > filters.updated_after)
-    if filters.promised_before:
-        statement = statement.where(orders.promised_date < filters.promised_before)
-    if filters.q:
-        pattern = f"%{filters.q}%"
-        customers, watches = table_of(Customer).c, table_of(Watch).c
+    columns: list[sa.ColumnElement[Any]] = [
+        json_fields(*(orders[name] for name in run)).label(f"fields_{index}")
+        for index, run in enumerate(runs)
+    ]
+    statement = sa.select(*columns, *(orders[name] for name in extra))
+    if scoped:
+        statement = statement.where(orders.partner_id == sa.bindparam("scope_partner_id"))
+    if statuses:
         statement = statement.where(
-            or_(
-                orders.number.ilike(pattern),
-                orders.customer_id.in_(select(customers.id).where(customers.name.ilike(pattern))),
-                orders.watch_id.in_(select(watches.id).where(watches.serial.ilike(pattern))),
+            orders.status.in_([sa.bindparam(f"status_{i}") for i in range(statuses)])
+        )
+    for name in conditions:
+        statement = statement.where(_CONDITIONS[name]())
+    if after:
+        statement = statement.where(
+            after_cursor(
+                orders.created_at,
+                orders.id,
+                sa.bindparam("after_created", type_=orders.created_at.type),
+                sa.bindparam("after_id", type_=orders.id.type),
             )
         )
-    return await fetch_values_page(
-        session,
-        statement,
-        created_at_column=orders.created_at,
-        id_column=orders.id,
-        limit=limit,
-        cursor=cursor,
-        filters={**vars(filters), "statuses": sorted(filters.statuses)},
+    statement = statement.order_by(orders.created_at.desc(), orders.id.desc())
+    return Prepared(statement.limit(sa.bindparam("page_rows", type_=sa.Integer())))
+
+
+async def list_documents(
+    session: AsyncSession,
+    actor: Actor,
+    filters: OrderFilters,
+    *,
+    runs: Sequence[Sequence[str]],
+    extra: Sequence[str],
+    limit: int,
+    cursor: str | None,
+) -> tuple[Sequence[Sequence[Any]], str | None]:
+    """One page of the caller's orders that pass ``filters``, newest first. Each row holds, for
+    each run of column names in ``runs``, those columns written as one JSON object by the
+    database (``json_fields``), then the values of the ``extra`` columns. ``id`` and
+    ``created_at`` must be in a run."""
+    fingerprint = filters_fingerprint({**vars(filters), "statuses": sorted(filters.statuses)})
+    parameters: dict[str, Any] = {f"status_{i}": s for i, s in enumerate(filters.statuses)}
+    conditions = tuple(name for name in _CONDITIONS if getattr(filters, name) not in (None, ""))
+    for name in conditions:
+        parameters[name] = getattr(filters, name)
+    if "q" in conditions:
+        del parameters["q"]
+        parameters["pattern"] = f"%{filters.q}%"
+    scope = partner_scope(actor)
+    if scope is not None:
+        parameters["scope_partner_id"] = scope
+    if cursor:
+        parameters["after_created"], parameters["after_id"] = decode_cursor(cursor, fingerprint)
+    parameters["page_rows"] = limit + 1
+    statement = _page_statement(
+        tuple(tuple(run) for run in runs),
+        tuple(extra),
+        scoped=scope is not None,
+        statuses=len(filters.statuses),
+        conditions=conditions,
+        after=bool(cursor),
     )
+    page, last = trimmed(await run_prepared(session, statement, parameters), limit)
+    if last is None:
+        return page, None
+    id_run = next(i for i, run in enumerate(runs) if "id" in run)
+    created_run = next(i for i, run in enumerate(runs) if "created_at" in run)
+    created_at = datetime.fromisoformat(json.loads(last[created_run])["created_at"])
+    last_id = uuid.UUID(json.loads(last[id_run])["id"])
+    return page, encode_cursor(created_at, last_id, fingerprint)

@@ -222,14 +222,20 @@ async def events(session: AsyncSession, actor: Actor, order_id: uuid.UUID) -> Se
     return await order_repository.events_of(session, order.id)
 
 
-async def list_page(
+async def list_documents(
     session: AsyncSession,
     actor: Actor,
     filters: order_repository.OrderFilters,
+    runs: Sequence[Sequence[str]],
+    extra: Sequence[str],
     limit: int,
     cursor: str | None,
-) -> tuple[Sequence[dict[str, Any]], str | None]:
-    return await order_repository.list_page(session, actor, filters, limit=limit, cursor=cursor)
+) -> tuple[Sequence[Sequence[Any]], str | None]:
+    """One page of orders, their columns as the database writes them in JSON
+    (``order_repository.list_documents``)."""
+    return await order_repository.list_documents(
+        session, actor, filters, runs=runs, extra=extra, limit=limit, cursor=cursor
+    )
 
 
 async def open_warranty_claim(
