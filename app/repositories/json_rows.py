@@ -58,13 +58,20 @@ def _pairs(element: json_fields, compiler: SQLCompiler, value: Any, **kw: Any) -
 
 
 def _sqlite_value(kind: sa.types.TypeEngine[Any], sql: str) -> str:
+    # A missing value is tested first: SQLite would work the text functions out on the NULL.
     if isinstance(kind, sa.Uuid):
         return (
+            f"CASE WHEN {sql} IS NULL THEN NULL ELSE "
             f"substr({sql}, 1, 8) || '-' || substr({sql}, 9, 4) || '-' || "
-            f"substr({sql}, 13, 4) || '-' || substr({sql}, 17, 4) || '-' || substr({sql}, 21)"
+            f"substr({sql}, 13, 4) || '-' || substr({sql}, 17, 4) || '-' || substr({sql}, 21) END"
         )
     if isinstance(kind, UTCDateTime):
-        return f"replace(substr({sql}, 1, 10) || 'T' || substr({sql}, 12) || 'Z', '.000000Z', 'Z')"
+        return (
+            f"CASE WHEN {sql} IS NULL THEN NULL "
+            f"WHEN substr({sql}, 20) = '.000000' "
+            f"THEN substr({sql}, 1, 10) || 'T' || substr({sql}, 12, 8) || 'Z' "
+            f"ELSE substr({sql}, 1, 10) || 'T' || substr({sql}, 12) || 'Z' END"
+        )
     if isinstance(kind, sa.JSON):
         return f"json({sql})"
     if isinstance(kind, sa.Boolean):
