@@ -19,6 +19,7 @@ error surfaces as usual (503 + ``Retry-After``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import time
@@ -255,9 +256,11 @@ class Checkpointer:
     inside SQLite, so the copy and the sync use the other core while the loop serves reads.
 
     The checkpoint must complete for the next writer to start the WAL over (a PASSIVE one
-    racing the writers let it grow by 50 MB a minute), so it holds the process's write slot
-    while it runs (the in-process writers queue meanwhile) and is a FULL one: it waits, on its
-    own thread, for another process's writer to finish, and holds theirs off until it is done.
+    racing the writers let it grow by 50 MB a minute), so it ends holding the process's write
+    slot (the in-process writers queue meanwhile) with a FULL one: it waits, on its own thread,
+    for another process's writer to finish, and holds theirs off until it is done. Most of the
+    copy is done before, by a PASSIVE checkpoint that the writers go on beside; the FULL one then
+    has only the pages written meanwhile to copy, and the writers queue for that much.
     """
 
     def __init__(self, database: str, write_lock: asyncio.Lock, every: int = 32) -> None:
@@ -270,6 +273,11 @@ class Checkpointer:
         # Run in the write slot before the copy: the writers' open transaction commits.
         self.before_copy: Callable[[], None] = lambda: None
 
+    @property
+    def running(self) -> bool:
+        """Whether a checkpoint is under way (copying, or waiting for the write slot)."""
+        return self._running is not None
+
     def committed(self) -> None:
         """Count a commit; start a checkpoint when enough have piled up and none is running."""
         self._commits += 1
@@ -279,19 +287,21 @@ class Checkpointer:
 
     async def _checkpoint(self) -> None:
         try:
+            with contextlib.suppress(sqlite3.Error):  # then the FULL copy does it all
+                await asyncio.to_thread(self._copy, "PASSIVE")
             async with self._write_lock:
                 self.before_copy()
-                await asyncio.to_thread(self._copy)
+                await asyncio.to_thread(self._copy, "FULL")
         except sqlite3.Error as error:  # the next turn tries again; nothing is lost meanwhile
             logger.warning("WAL checkpoint failed", extra={"error": str(error)})
         finally:
             self._running = None
 
-    def _copy(self) -> None:
+    def _copy(self, mode: str) -> None:
         if self._connection is None:
             # This connection waits inside SQLite, on its own thread: the loop is not held.
             self._connection = _connect(self._database, busy_timeout_seconds=2)
-        self._connection.execute("PRAGMA wal_checkpoint(FULL)").fetchall()
+        self._connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
 
     async def close(self) -> None:
         if self._running is not None:

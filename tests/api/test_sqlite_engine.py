@@ -26,6 +26,7 @@ from app.main import create_app
 from app.models import Customer
 from app.repositories.scoping import _row_by_id
 from app.settings import Settings
+from app.sqlite_inline import Checkpointer, open_connection
 from app.sqlite_session import blocking_engine
 from tests.conftest import KeyFactory
 
@@ -297,3 +298,37 @@ def test_the_inline_engine_caches_compiled_statements_and_sends_savepoints_to_th
 def _customer(name: str) -> dict[str, object]:
     now = datetime.now(UTC)
     return {"id": uuid.uuid4(), "name": name, "created_at": now, "updated_at": now, "version": 1}
+
+
+async def test_a_checkpoint_copies_most_of_the_wal_before_it_holds_the_writers(
+    tmp_path: Path,
+) -> None:
+    """The checkpointer first copies the WAL beside the writers (PASSIVE), and only then waits
+    for the process's write slot, to copy what they wrote meanwhile and let the next writer start
+    the WAL over (FULL): the writers queue for the rest of the copy, not for all of it."""
+    database = str(tmp_path / "checkpoints.db")
+    writer = open_connection(database)
+    try:
+        writer.execute("CREATE TABLE notes (body TEXT)")
+        for _ in range(400):
+            writer.execute("INSERT INTO notes VALUES (?)", ("x" * 1000,))
+        before = Path(database).stat().st_size
+        write_slot = asyncio.Lock()
+        checkpointer = Checkpointer(database, write_slot, every=1)
+        async with write_slot:  # the writers hold the slot all along
+            checkpointer.committed()
+            for _ in range(500):
+                await asyncio.sleep(0.01)
+                if Path(database).stat().st_size > before + 300_000:
+                    break
+            # Copied into the database while the slot was held: the PASSIVE part.
+            assert Path(database).stat().st_size > before + 300_000
+            assert checkpointer.running  # the FULL part waits for the slot
+        await checkpointer.close()
+        assert not checkpointer.running
+        # The WAL was copied in full: the next write starts it over.
+        writer.execute("INSERT INTO notes VALUES ('after')")
+        _, frames, copied = writer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        assert frames < 10 and copied == frames
+    finally:
+        writer.close()
