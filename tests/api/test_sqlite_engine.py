@@ -332,3 +332,36 @@ async def test_a_checkpoint_copies_most_of_the_wal_before_it_holds_the_writers(
         assert frames < 10 and copied == frames
     finally:
         writer.close()
+
+
+async def test_a_checkpoint_does_not_wait_for_another_process_writing(tmp_path: Path) -> None:
+    """Another process holding the file's write lock: the checkpoint leaves the WAL for its next
+    turn at once, instead of holding this process's writers until the other lets go."""
+    database = str(tmp_path / "shared.db")
+    writer = open_connection(database)
+    other = open_connection(database)
+    try:
+        writer.execute("CREATE TABLE notes (body TEXT)")
+        for _ in range(50):
+            writer.execute("INSERT INTO notes VALUES (?)", ("x" * 1000,))
+        write_slot = asyncio.Lock()
+        checkpointer = Checkpointer(database, write_slot, every=1)
+        other.execute("BEGIN IMMEDIATE")  # the other process's writer, mid-transaction
+        other.execute("INSERT INTO notes VALUES ('theirs')")
+        started = asyncio.get_running_loop().time()
+        checkpointer.committed()
+        await checkpointer.close()
+        assert asyncio.get_running_loop().time() - started < 1
+        assert checkpointer.deferred
+        assert not write_slot.locked()
+        other.execute("COMMIT")
+        # Its next turn completes, and the WAL starts over.
+        checkpointer.committed()
+        await checkpointer.close()
+        assert not checkpointer.deferred
+        writer.execute("INSERT INTO notes VALUES ('after')")
+        _, frames, copied = writer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        assert frames < 10 and copied == frames
+    finally:
+        other.close()
+        writer.close()
