@@ -300,6 +300,22 @@ def _customer(name: str) -> dict[str, object]:
     return {"id": uuid.uuid4(), "name": name, "created_at": now, "updated_at": now, "version": 1}
 
 
+def _notes(database: str, rows: int) -> sqlite3.Connection:
+    """A configured connection to a new database whose WAL holds ``rows`` rows of 1 KB."""
+    writer = open_connection(database)
+    writer.execute("CREATE TABLE notes (body TEXT)")
+    for _ in range(rows):
+        writer.execute("INSERT INTO notes VALUES (?)", ("x" * 1000,))
+    return writer
+
+
+def _assert_the_wal_starts_over(writer: sqlite3.Connection) -> None:
+    """After a complete checkpoint, the next write goes to the WAL's beginning."""
+    writer.execute("INSERT INTO notes VALUES ('after')")
+    _, frames, copied = writer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert frames < 10 and copied == frames
+
+
 async def test_a_checkpoint_copies_most_of_the_wal_before_it_holds_the_writers(
     tmp_path: Path,
 ) -> None:
@@ -307,11 +323,8 @@ async def test_a_checkpoint_copies_most_of_the_wal_before_it_holds_the_writers(
     for the process's write slot, to copy what they wrote meanwhile and let the next writer start
     the WAL over (FULL): the writers queue for the rest of the copy, not for all of it."""
     database = str(tmp_path / "checkpoints.db")
-    writer = open_connection(database)
+    writer = _notes(database, 400)
     try:
-        writer.execute("CREATE TABLE notes (body TEXT)")
-        for _ in range(400):
-            writer.execute("INSERT INTO notes VALUES (?)", ("x" * 1000,))
         before = Path(database).stat().st_size
         write_slot = asyncio.Lock()
         checkpointer = Checkpointer(database, write_slot, every=1)
@@ -326,10 +339,7 @@ async def test_a_checkpoint_copies_most_of_the_wal_before_it_holds_the_writers(
             assert checkpointer.running  # the FULL part waits for the slot
         await checkpointer.close()
         assert not checkpointer.running
-        # The WAL was copied in full: the next write starts it over.
-        writer.execute("INSERT INTO notes VALUES ('after')")
-        _, frames, copied = writer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        assert frames < 10 and copied == frames
+        _assert_the_wal_starts_over(writer)
     finally:
         writer.close()
 
@@ -338,12 +348,9 @@ async def test_a_checkpoint_does_not_wait_for_another_process_writing(tmp_path: 
     """Another process holding the file's write lock: the checkpoint leaves the WAL for its next
     turn at once, instead of holding this process's writers until the other lets go."""
     database = str(tmp_path / "shared.db")
-    writer = open_connection(database)
+    writer = _notes(database, 50)
     other = open_connection(database)
     try:
-        writer.execute("CREATE TABLE notes (body TEXT)")
-        for _ in range(50):
-            writer.execute("INSERT INTO notes VALUES (?)", ("x" * 1000,))
         write_slot = asyncio.Lock()
         checkpointer = Checkpointer(database, write_slot, every=1)
         other.execute("BEGIN IMMEDIATE")  # the other process's writer, mid-transaction
@@ -359,9 +366,7 @@ async def test_a_checkpoint_does_not_wait_for_another_process_writing(tmp_path: 
         checkpointer.committed()
         await checkpointer.close()
         assert not checkpointer.deferred
-        writer.execute("INSERT INTO notes VALUES ('after')")
-        _, frames, copied = writer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        assert frames < 10 and copied == frames
+        _assert_the_wal_starts_over(writer)
     finally:
         other.close()
         writer.close()
