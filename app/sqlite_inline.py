@@ -262,15 +262,21 @@ class Checkpointer:
     the pages written meanwhile to copy, and the writers queue for that much.
 
     The FULL one does not wait for another process's writer: when one holds the file's write
-    lock, it leaves the WAL for the next turn. Waiting held this process's writers, which the
-    other process, not meeting them at the lock, did not pause for: with two workers a
-    checkpoint waited up to its 2 s timeout behind the other's groups, and its writers with it.
+    lock, it leaves the WAL for a turn that comes sooner (``every`` / 2 commits). Waiting held
+    this process's writers, which the other process, not meeting them at the lock, did not
+    pause for: with two workers a checkpoint waited up to its 2 s timeout behind the other's
+    groups, and its writers with it. After ``patient_after`` turns left so in a row, the next
+    one waits as before, so that the WAL stays bounded while another process writes on.
     """
 
-    def __init__(self, database: str, write_lock: asyncio.Lock, every: int = 32) -> None:
+    def __init__(
+        self, database: str, write_lock: asyncio.Lock, every: int = 32, patient_after: int = 4
+    ) -> None:
         self._database = database
         self._write_lock = write_lock
         self._every = every
+        self._patient_after = patient_after
+        self._deferrals = 0  # FULL checkpoints left for later in a row
         self._commits = 0
         self._running: asyncio.Task[None] | None = None
         self._connection: sqlite3.Connection | None = None  # used by one thread at a time
@@ -295,20 +301,26 @@ class Checkpointer:
         try:
             with contextlib.suppress(sqlite3.Error):  # then the FULL copy does it all
                 await asyncio.to_thread(self._copy, "PASSIVE")
+            patient = self._deferrals >= self._patient_after
             async with self._write_lock:
                 self.before_copy()
-                self.deferred = await asyncio.to_thread(self._copy, "FULL")
+                self.deferred = await asyncio.to_thread(self._copy, "FULL", patient)
+            if self.deferred:
+                self._deferrals += 1
+                self._commits = max(self._commits, self._every // 2)
+            else:
+                self._deferrals = 0
         except sqlite3.Error as error:  # the next turn tries again; nothing is lost meanwhile
             logger.warning("WAL checkpoint failed", extra={"error": str(error)})
         finally:
             self._running = None
 
-    def _copy(self, mode: str) -> bool:
+    def _copy(self, mode: str, patient: bool = False) -> bool:
         """Run a checkpoint; whether it was kept from completing (another process writing, or
-        checkpointing)."""
+        checkpointing). Only a ``patient`` one waits for the other process (2 s at most)."""
         if self._connection is None:
-            # Never waits: a checkpoint that meets another process's lock is left for later.
-            self._connection = _connect(self._database, busy_timeout_seconds=0)
+            self._connection = _connect(self._database)
+        self._connection.execute(f"PRAGMA busy_timeout = {2000 if patient else 0}")
         [(busy, _, _)] = self._connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
         return bool(busy)
 

@@ -370,3 +370,32 @@ async def test_a_checkpoint_does_not_wait_for_another_process_writing(tmp_path: 
     finally:
         other.close()
         writer.close()
+
+
+async def test_checkpoints_left_for_later_turn_patient_so_the_wal_stays_bounded(
+    tmp_path: Path,
+) -> None:
+    """After ``patient_after`` turns left in a row, a checkpoint waits for the other process's
+    writer (as SQLite's busy timeout allows) and completes: another process writing without a
+    pause cannot keep the WAL from starting over."""
+    database = str(tmp_path / "busy.db")
+    writer = _notes(database, 50)
+    other = open_connection(database)
+    try:
+        checkpointer = Checkpointer(database, asyncio.Lock(), every=1, patient_after=1)
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("INSERT INTO notes VALUES ('theirs')")
+        checkpointer.committed()
+        await checkpointer.close()
+        assert checkpointer.deferred  # the first turn does not wait
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.3, other.execute, "COMMIT")  # the other writer ends meanwhile
+        started = loop.time()
+        checkpointer.committed()
+        await checkpointer.close()
+        assert not checkpointer.deferred
+        assert loop.time() - started >= 0.25  # it waited for the other writer
+        _assert_the_wal_starts_over(writer)
+    finally:
+        other.close()
+        writer.close()
