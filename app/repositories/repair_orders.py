@@ -136,7 +136,7 @@ class OrderFilters:
 # The list's conditions, each on its own bind parameters; ``q`` matches the order number,
 # the customer's name or the watch's serial.
 def _search() -> sa.ColumnElement[bool]:
-    pattern = sa.bindparam("pattern", type_=sa.String())
+    pattern = sa.bindparam("q", type_=sa.String())
     customers, watches = table_of(Customer).c, table_of(Watch).c
     return or_(
         ORDERS.c.number.ilike(pattern),
@@ -214,11 +214,9 @@ async def list_documents(
     fingerprint = filters_fingerprint({**vars(filters), "statuses": sorted(filters.statuses)})
     parameters: dict[str, Any] = {f"status_{i}": s for i, s in enumerate(filters.statuses)}
     conditions = tuple(name for name in _CONDITIONS if getattr(filters, name) not in (None, ""))
-    for name in conditions:
-        parameters[name] = getattr(filters, name)
-    if "q" in conditions:
-        del parameters["q"]
-        parameters["pattern"] = f"%{filters.q}%"
+    parameters.update((name, getattr(filters, name)) for name in conditions)
+    if filters.q:
+        parameters["q"] = f"%{filters.q}%"
     scope = partner_scope(actor)
     if scope is not None:
         parameters["scope_partner_id"] = scope

@@ -91,15 +91,7 @@ _SEGMENTS = tuple(
 )
 _COLUMN_RUNS = tuple(names for is_column, names in _SEGMENTS if is_column)
 _COMPUTED_RUNS = tuple(names for is_column, names in _SEGMENTS if not is_column)
-_COMPUTED_FROM = (
-    "status",
-    "currency",
-    "deposit_cents",
-    "preapproved_ceiling_cents",
-    "approved_total_cents",
-    "fee_due_cents",
-    "free_of_charge",
-)
+_COMPUTED_FROM = ("status", *order_service.BILLING_INPUTS)
 
 
 @functools.lru_cache(maxsize=4096)

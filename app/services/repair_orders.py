@@ -331,6 +331,17 @@ async def record_shipment(
     return order
 
 
+# The columns ``billing`` reads.
+BILLING_INPUTS = (
+    "currency",
+    "deposit_cents",
+    "preapproved_ceiling_cents",
+    "approved_total_cents",
+    "fee_due_cents",
+    "free_of_charge",
+)
+
+
 def billing(values: Mapping[Any, Any]) -> dict[str, dict[str, str] | None]:
     """The order's money as its representation writes it, from its column values.
 
