@@ -14,6 +14,11 @@ The database writes each value as pydantic writes the response model's field:
 - dates as ``YYYY-MM-DD``; booleans as ``true``/``false``; JSON documents as JSON (not as a
   string holding JSON); numbers and text as they are.
 
+``json_field_rows`` is the same as an aggregate: the rows a (correlated) subquery selects, as the
+text of one JSON array of such objects, in no particular order (SQLite 3.40 cannot order an
+aggregate's input). The tracking page reads an order's events and its quote's lines that way, in
+the order's own statement.
+
 ``tests/api/test_json_rows.py`` holds both databases to what the model writes, value type by
 value type, and ``tests/api/test_order_representation.py`` holds a listed order to the one a
 read of it answers.
@@ -46,6 +51,14 @@ class json_fields(FunctionElement[str]):  # noqa: N801 - named like SQLAlchemy's
         if not columns or len(columns) > MAX_FIELDS:
             raise ValueError(f"json_fields takes 1 to {MAX_FIELDS} columns")
         super().__init__(*columns)
+
+
+class json_field_rows(json_fields):  # noqa: N801
+    """``json_field_rows(table.c.a, …)``, an aggregate: the selected rows' columns as the text
+    of a JSON array of objects, ``[{"a": …}, …]`` (``[]`` for no row), in no given order."""
+
+    inherit_cache = True
+    name = "json_field_rows"
 
 
 def _pairs(element: json_fields, compiler: SQLCompiler, value: Any, **kw: Any) -> str:
@@ -96,3 +109,15 @@ def _compile_sqlite(element: json_fields, compiler: SQLCompiler, **kw: Any) -> s
 @compiles(json_fields, "postgresql")
 def _compile_postgresql(element: json_fields, compiler: SQLCompiler, **kw: Any) -> str:
     return f"json_build_object({_pairs(element, compiler, _postgresql_value, **kw)})::text"
+
+
+@compiles(json_field_rows, "sqlite")
+def _compile_rows_sqlite(element: json_field_rows, compiler: SQLCompiler, **kw: Any) -> str:
+    # json_object's result keeps its JSON subtype within the expression: objects, not strings.
+    return f"json_group_array(json_object({_pairs(element, compiler, _sqlite_value, **kw)}))"
+
+
+@compiles(json_field_rows, "postgresql")
+def _compile_rows_postgresql(element: json_field_rows, compiler: SQLCompiler, **kw: Any) -> str:
+    pairs = _pairs(element, compiler, _postgresql_value, **kw)
+    return f"coalesce(json_agg(json_build_object({pairs})), '[]'::json)::text"

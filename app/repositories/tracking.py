@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,7 +16,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.db import run_prepared
 from app.domain.quoting import RevisionStatus
 from app.models import OrderEvent, QuoteLineRow, QuoteRevision, RepairOrder, Watch
-from app.prepared import Prepared, Rows
+from app.prepared import Prepared
+from app.repositories.json_rows import json_field_rows
 from app.repositories.scoping import table_of
 
 _orders, _watches, _events = table_of(RepairOrder), table_of(Watch), table_of(OrderEvent)
@@ -30,8 +34,41 @@ _LATEST_ISSUED_REVISION_ID = (
     .correlate(_orders)
     .scalar_subquery()
 )
-# What the customer's page shows, read as plain values (no ORM instances) and built once, so
-# the public page — the most requested one — costs two short queries (three with a quote).
+# The order's events and the quote's lines, each as the text of one JSON array the database
+# writes (``json_field_rows``), in no given order: ``sequence`` and ``position`` order them.
+_EVENTS_OF_ORDER = (
+    sa.select(
+        json_field_rows(
+            _events.c.sequence, _events.c.from_status, _events.c.to_status, _events.c.occurred_at
+        )
+    )
+    .where(_events.c.order_id == _orders.c.id)
+    .correlate(_orders)
+    .scalar_subquery()
+)
+_LINES_OF_QUOTE = (
+    sa.select(
+        json_field_rows(
+            _lines.c.position,
+            _lines.c.id,
+            _lines.c.kind,
+            _lines.c.code,
+            _lines.c.description,
+            _lines.c.quantity,
+            _lines.c.unit_price_cents,
+            _lines.c.vat_rate_bp,
+            _lines.c.mandatory,
+            _lines.c.warranty_months,
+        )
+    )
+    .where(_lines.c.revision_id == _revisions.c.id)
+    .correlate(_revisions)
+    .scalar_subquery()
+)
+# What the customer's page shows, read as plain values (no ORM instances) in one statement
+# built once: the public page is the most requested one, and on PostgreSQL each statement is a
+# round trip whose handling costs the API more CPU than the database's work (docs/benchmarks.md,
+# eleventh round).
 _TRACKED_ORDER = Prepared(
     sa.select(
         _orders.c.id,
@@ -47,6 +84,7 @@ _TRACKED_ORDER = Prepared(
         _orders.c.free_of_charge,
         _watches.c.brand.label("watch_brand"),
         _watches.c.model.label("watch_model"),
+        _EVENTS_OF_ORDER.label("events"),
         _revisions.c.id.label("quote_id"),
         _revisions.c.number.label("quote_number"),
         _revisions.c.status.label("quote_status"),
@@ -54,6 +92,7 @@ _TRACKED_ORDER = Prepared(
         _revisions.c.vat_regime.label("quote_vat_regime"),
         _revisions.c.valid_until.label("quote_valid_until"),
         _revisions.c.diagnosis_fee_cents.label("quote_diagnosis_fee_cents"),
+        _LINES_OF_QUOTE.label("quote_lines"),
     )
     .select_from(
         _orders.outerjoin(_watches, _watches.c.id == _orders.c.watch_id).outerjoin(
@@ -62,26 +101,32 @@ _TRACKED_ORDER = Prepared(
     )
     .where(_orders.c.tracking_token == sa.bindparam("token"))
 )
-_STATUS_CHANGES = Prepared(
-    sa.select(_events.c.from_status, _events.c.to_status, _events.c.occurred_at)
-    .where(_events.c.order_id == sa.bindparam("order_id"))
-    .order_by(_events.c.sequence)
-)
-_LINES_OF_REVISION = Prepared(
-    sa.select(
-        _lines.c.id,
-        _lines.c.kind,
-        _lines.c.code,
-        _lines.c.description,
-        _lines.c.quantity,
-        _lines.c.unit_price_cents,
-        _lines.c.vat_rate_bp,
-        _lines.c.mandatory,
-        _lines.c.warranty_months,
-    )
-    .where(_lines.c.revision_id == sa.bindparam("revision_id"))
-    .order_by(_lines.c.position)
-)
+
+
+@dataclass(slots=True)
+class QuoteLineValues:
+    """A quote line's stored values, as the tracking page reads them (``LineValues``)."""
+
+    id: uuid.UUID
+    kind: str
+    code: str
+    description: str
+    quantity: int
+    unit_price_cents: int
+    vat_rate_bp: int
+    mandatory: bool
+    warranty_months: int
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedOrder:
+    """The tracked order's public columns, its watch's brand and model and the latest revision
+    sent to the customer (``quote_*``, None when none was sent) as ``values``; its status
+    changes, oldest first; and that revision's lines, in their drafted order."""
+
+    values: dict[str, Any]
+    status_changes: list[tuple[str | None, str, datetime]]
+    quote_lines: list[QuoteLineValues]
 
 
 async def order_by_token(session: AsyncSession, token: str) -> RepairOrder | None:
@@ -89,20 +134,31 @@ async def order_by_token(session: AsyncSession, token: str) -> RepairOrder | Non
     return (await session.exec(statement)).first()
 
 
-async def tracked_order(session: AsyncSession, token: str) -> dict[str, Any] | None:
-    """The tracked order's public columns, its watch's brand and model, and the latest
-    revision sent to the customer (``quote_*``, None when none was sent)."""
-    return (await run_prepared(session, _TRACKED_ORDER, {"token": token})).first_mapping()
-
-
-async def status_changes(
-    session: AsyncSession, order_id: uuid.UUID
-) -> list[tuple[str | None, str, datetime]]:
-    """(from_status, to_status, occurred_at) of every event, oldest first."""
-    rows = await run_prepared(session, _STATUS_CHANGES, {"order_id": order_id})
-    return [(row.from_status, row.to_status, row.occurred_at) for row in rows]
-
-
-async def quote_lines(session: AsyncSession, revision_id: uuid.UUID) -> Rows:
-    """A revision's lines as plain values, in their drafted order."""
-    return await run_prepared(session, _LINES_OF_REVISION, {"revision_id": revision_id})
+async def tracked_order(session: AsyncSession, token: str) -> TrackedOrder | None:
+    """The order tracked by ``token``, with its status changes and its sent quote's lines."""
+    values = (await run_prepared(session, _TRACKED_ORDER, {"token": token})).first_mapping()
+    if values is None:
+        return None
+    events = sorted(json.loads(values.pop("events")), key=itemgetter("sequence"))
+    lines = sorted(json.loads(values.pop("quote_lines")), key=itemgetter("position"))
+    return TrackedOrder(
+        values,
+        [
+            (event["from_status"], event["to_status"], datetime.fromisoformat(event["occurred_at"]))
+            for event in events
+        ],
+        [
+            QuoteLineValues(
+                id=uuid.UUID(line["id"]),
+                kind=line["kind"],
+                code=line["code"],
+                description=line["description"],
+                quantity=line["quantity"],
+                unit_price_cents=line["unit_price_cents"],
+                vat_rate_bp=line["vat_rate_bp"],
+                mandatory=line["mandatory"],
+                warranty_months=line["warranty_months"],
+            )
+            for line in lines
+        ],
+    )

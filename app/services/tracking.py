@@ -51,18 +51,18 @@ async def order_for_token(session: AsyncSession, token: str) -> RepairOrder:
 async def view(
     session: AsyncSession, token: str, language: Language, settings: Settings
 ) -> TrackingView:
-    order = await tracking_repository.tracked_order(session, token)
-    if order is None:
+    tracked = await tracking_repository.tracked_order(session, token)
+    if tracked is None:
         raise NotFound(UNKNOWN_TOKEN)
+    order = tracked.values
     changes = [
         StatusChange(OrderStatus(from_status) if from_status else None, OrderStatus(to), at)
-        for from_status, to, at in await tracking_repository.status_changes(session, order["id"])
+        for from_status, to, at in tracked.status_changes
     ]
     status = OrderStatus(order["status"])
     quote = None
     if order["quote_id"] is not None:
-        lines = await tracking_repository.quote_lines(session, order["quote_id"])
-        quote = _public_quote(order, lines)
+        quote = _public_quote(order, tracked.quote_lines)
     return TrackingView(
         order_number=order["number"],
         watch=TrackedWatch(brand=order["watch_brand"] or "", model=order["watch_model"]),

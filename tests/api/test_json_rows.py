@@ -24,7 +24,7 @@ from pydantic_core import to_json
 from sqlalchemy.engine import Engine
 
 from app.models.base import UTCDateTime
-from app.repositories.json_rows import MAX_FIELDS, json_fields
+from app.repositories.json_rows import MAX_FIELDS, json_field_rows, json_fields
 
 METADATA = sa.MetaData()
 PROBE = sa.Table(
@@ -99,6 +99,29 @@ def test_the_database_writes_each_value_as_the_model_does(
     assert isinstance(written, str)
     assert json.loads(written) == json.loads(to_json(row))
     assert list(json.loads(written)) == list(PROBE.c.keys())
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(written_rows=st.lists(rows, max_size=4, unique_by=lambda row: row["id"]))
+def test_the_database_writes_selected_rows_as_one_array_of_them(
+    probe: Engine, written_rows: list[dict[str, Any]]
+) -> None:
+    with probe.begin() as connection:
+        if written_rows:
+            connection.execute(PROBE.insert(), written_rows)
+        try:
+            written = connection.execute(sa.select(json_field_rows(*PROBE.c))).scalar_one()
+        finally:
+            connection.execute(PROBE.delete())
+    assert isinstance(written, str)
+    expected = json.loads(to_json(written_rows))
+    assert sorted(json.loads(written), key=lambda row: row["id"]) == sorted(
+        expected, key=lambda row: row["id"]
+    )
 
 
 def test_times_show_their_microseconds_only_when_there_are_some(probe: Engine) -> None:

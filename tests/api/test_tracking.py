@@ -55,6 +55,11 @@ async def test_tracking_view_shows_progress_and_no_personal_data(
     assert view["status"] == "ready"
     assert view["status_label"] == "Prête à être retirée"
     assert [step["status"] for step in view["timeline"]] == ["received", "ready"]
+    # Each step at its event's time, written as the event log writes it
+    events = (await client.get(f"/v1/repair-orders/{order['id']}/events", headers=counter)).json()
+    assert [step["at"] for step in view["timeline"]] == [
+        event["occurred_at"] for event in events["items"]
+    ]
     text = response.text
     for private in ("claire@example.fr", "0611223344", "Claire Martin", "Sophie", "Secret"):
         assert private not in text
