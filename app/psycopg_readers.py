@@ -173,7 +173,11 @@ class ReaderSession(AsyncSession):
 
     async def close(self) -> None:
         try:
-            await super().close()
+            # Most reads ran prepared statements only: the ORM's session holds nothing, and its
+            # close would cost a crossing of the asyncio bridge for nothing.
+            session = self.sync_session
+            if session.in_transaction() or session.identity_map:
+                await super().close()
         finally:
             if self._pooled is not None:
                 pooled, self._pooled = self._pooled, None

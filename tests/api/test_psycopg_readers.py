@@ -83,6 +83,27 @@ async def test_a_readers_prepared_statements_take_a_reader_connection_and_give_i
     assert len(seen) == 1  # one connection, reused by each reader in turn
 
 
+async def test_a_reader_that_also_used_the_orm_gives_both_its_connections_back(
+    db: Database,
+) -> None:
+    # A reader's close skips the ORM session's own when it held nothing: not when it did.
+    readers = _readers(db)
+    assert db.reader_engine is not None
+    engine_pool = db.reader_engine.sync_engine.pool
+    customer = await _customer(db, "Read both ways")
+    reader = db.new_session(write=False)
+    try:
+        assert await _read(reader, customer) == "Read both ways"
+        loaded = await reader.get(Customer, customer.id)
+        assert loaded is not None and loaded.name == "Read both ways"
+        assert engine_pool.checkedout() == 1  # type: ignore[attr-defined]
+    finally:
+        await reader.close()
+    assert engine_pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert (readers.open, readers.idle) == (1, 1)
+    assert not reader.sync_session.identity_map and not reader.sync_session.in_transaction()
+
+
 async def test_readers_beyond_the_bound_wait_for_a_connection_then_time_out(
     db: Database,
 ) -> None:
