@@ -146,13 +146,14 @@ class Prepared:
         if not isinstance(statement, Select | Insert | Update):
             raise TypeError("Only a SELECT, an INSERT or an UPDATE can be prepared.")
         self.statement = statement
-        self._forms: dict[tuple[type[Dialect], tuple[str, ...] | None], Form] = {}
+        self._forms: dict[tuple[type[Dialect], str, tuple[str, ...] | None], Form] = {}
 
     def form(self, dialect: Dialect, parameters: Mapping[str, Any] | None) -> Form:
         # An INSERT, or an UPDATE's SET, is compiled for the columns it is given (one form per
-        # set of parameters; an UPDATE's WHERE parameters are among them).
+        # set of parameters; an UPDATE's WHERE parameters are among them). A dialect's twin
+        # with numbered placeholders ($1, for libpq itself) has forms of its own.
         columns = None if isinstance(self.statement, Select) else tuple(parameters or ())
-        key = (type(dialect), columns)
+        key = (type(dialect), dialect.paramstyle, columns)
         form = self._forms.get(key)
         if form is None:
             form = self._forms[key] = _compile(self.statement, dialect, columns)
@@ -223,7 +224,7 @@ def run_on_driver(
         cursor = driver.execute(form.sql, arguments)
         fetched = cursor.fetchall() if form.keys else []
     except dialect.loaded_dbapi.Error as error:
-        raise _wrapped(dialect, form, arguments, error, disconnect=False) from error
+        raise wrapped_error(dialect, form, arguments, error, disconnect=False) from error
     return form.rows(cursor.description, fetched, cursor.rowcount)
 
 
@@ -265,11 +266,11 @@ async def run_on_psycopg_driver(
             rowcount = cursor.rowcount
     except dialect.loaded_dbapi.Error as error:
         disconnect = dialect.is_disconnect(error, driver, None)
-        raise _wrapped(dialect, form, arguments, error, disconnect=disconnect) from error
+        raise wrapped_error(dialect, form, arguments, error, disconnect=disconnect) from error
     return form.rows(description, fetched, rowcount)
 
 
-def _wrapped(
+def wrapped_error(
     dialect: Dialect, form: Form, arguments: Any, error: Exception, *, disconnect: bool
 ) -> DBAPIError:
     wrapped = DBAPIError.instance(

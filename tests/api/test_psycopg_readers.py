@@ -16,11 +16,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from app.db import Database, run_prepared
 from app.models import Customer
+from app.prepared import Prepared
 from app.psycopg_readers import PsycopgReaders, ReaderSession
 from app.repositories.scoping import _row_by_id
 from app.settings import Settings
@@ -102,6 +103,28 @@ async def test_a_reader_that_also_used_the_orm_gives_both_its_connections_back(
     assert engine_pool.checkedout() == 0  # type: ignore[attr-defined]
     assert (readers.open, readers.idle) == (1, 1)
     assert not reader.sync_session.identity_map and not reader.sync_session.in_transaction()
+
+
+async def test_a_failed_read_is_sqlalchemys_error_and_leaves_the_connection_usable(
+    db: Database,
+) -> None:
+    # The readers' statements go to libpq itself: the server's error still comes out as
+    # SQLAlchemy's class (a DataError here), and the connection serves the next read.
+    readers = _readers(db)
+    quotient = (sa.literal_column("1") / sa.bindparam("by", type_=sa.Integer)).label("quotient")
+    dividing = Prepared(sa.select(quotient))
+    customer = await _customer(db, "After an error")
+    reader = db.new_session(write=False)
+    try:
+        assert (await run_prepared(reader, dividing, {"by": 1}))[0][0] == 1
+        with pytest.raises(DataError, match="division by zero") as raised:
+            await run_prepared(reader, dividing, {"by": 0})
+        assert not raised.value.connection_invalidated
+        assert await _read(reader, customer) == "After an error"
+        assert (await run_prepared(reader, dividing, {"by": 1}))[0][0] == 1
+    finally:
+        await reader.close()
+    assert (readers.open, readers.idle) == (1, 1)
 
 
 async def test_readers_beyond_the_bound_wait_for_a_connection_then_time_out(
