@@ -24,6 +24,7 @@ from app.repositories.counters import next_in_year
 from app.repositories.json_rows import json_fields
 from app.repositories.rows import as_loaded, insert_values
 from app.repositories.scoping import (
+    by_id_parameters,
     get_scoped,
     get_scoped_values,
     partner_scope,
@@ -93,13 +94,6 @@ async def get_for_change(
     if values is None:
         return None
     return OrderForChange(as_loaded(RepairOrder, dict(values)), values)
-
-
-async def get_values(
-    session: AsyncSession, actor: Actor, order_id: uuid.UUID
-) -> dict[str, Any] | None:
-    """The order's column values, for presenting it (no ORM instance)."""
-    return await get_scoped_values(session, RepairOrder, order_id, actor)
 
 
 async def append_event(session: AsyncSession, event: dict[str, Any]) -> dict[str, Any]:
@@ -195,6 +189,42 @@ def _page_statement(
         )
     statement = statement.order_by(orders.created_at.desc(), orders.id.desc())
     return Prepared(statement.limit(sa.bindparam("page_rows", type_=sa.Integer())))
+
+
+@functools.lru_cache(maxsize=16)
+def _document_statement(
+    runs: tuple[tuple[str, ...], ...], extra: tuple[str, ...], *, scoped: bool
+) -> Prepared:
+    """One order's row as ``list_documents`` writes a page's (built and compiled once)."""
+    orders = ORDERS.c
+    columns: list[sa.ColumnElement[Any]] = [
+        json_fields(*(orders[name] for name in run)).label(f"fields_{index}")
+        for index, run in enumerate(runs)
+    ]
+    statement = sa.select(*columns, *(orders[name] for name in extra))
+    statement = statement.where(orders.id == sa.bindparam("row_id"))
+    if scoped:
+        statement = statement.where(orders.partner_id == sa.bindparam("partner_id"))
+    return Prepared(statement)
+
+
+async def get_document(
+    session: AsyncSession,
+    actor: Actor,
+    order_id: uuid.UUID,
+    *,
+    runs: Sequence[Sequence[str]],
+    extra: Sequence[str],
+) -> Sequence[Any] | None:
+    """The order the actor may see, as one row of ``list_documents``: for each run of column
+    names in ``runs``, those columns written as one JSON object by the database, then the
+    values of the ``extra`` columns; None when there is no such order."""
+    parameters = by_id_parameters(order_id, actor)
+    statement = _document_statement(
+        tuple(tuple(run) for run in runs), tuple(extra), scoped="partner_id" in parameters
+    )
+    rows = await run_prepared(session, statement, parameters)
+    return rows[0] if rows else None
 
 
 async def list_documents(

@@ -48,12 +48,12 @@ async def get_scoped(
     *,
     for_update: bool = False,
 ) -> TenantRow | None:
-    parameters = _by_id_parameters(row_id, actor)
+    parameters = by_id_parameters(row_id, actor)
     statement = _instance_by_id(model, "partner_id" in parameters, for_update)
     return (await session.exec(statement, params=parameters)).first()
 
 
-def _by_id_parameters(row_id: uuid.UUID, actor: Actor) -> dict[str, Any]:
+def by_id_parameters(row_id: uuid.UUID, actor: Actor) -> dict[str, Any]:
     """The bound values of a load by id: the id, and the partner for a partner's key."""
     partner_id = partner_scope(actor)
     if partner_id is None:
@@ -112,7 +112,7 @@ async def get_scoped_values(
     for_update: bool = False,
 ) -> dict[str, Any] | None:
     """The column values of one row the actor may see, without building an ORM instance."""
-    parameters = _by_id_parameters(row_id, actor)
+    parameters = by_id_parameters(row_id, actor)
     statement = _row_by_id(table_of(model), "partner_id" in parameters, for_update)
     return (await run_prepared(session, statement, parameters)).first_mapping()
 

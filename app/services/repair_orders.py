@@ -209,12 +209,19 @@ async def get(session: AsyncSession, actor: Actor, order_id: uuid.UUID) -> Repai
     return order
 
 
-async def read(session: AsyncSession, actor: Actor, order_id: uuid.UUID) -> dict[str, Any]:
-    """The order's column values, to present it (a read builds no ORM instance)."""
-    values = await order_repository.get_values(session, actor, order_id)
-    if values is None:
+async def read_document(
+    session: AsyncSession,
+    actor: Actor,
+    order_id: uuid.UUID,
+    runs: Sequence[Sequence[str]],
+    extra: Sequence[str],
+) -> Sequence[Any]:
+    """The order's columns as the database writes them in JSON, as a list page's row
+    (``order_repository.get_document``)."""
+    row = await order_repository.get_document(session, actor, order_id, runs=runs, extra=extra)
+    if row is None:
         raise NotFound(f"No repair order with id {order_id}.")
-    return values
+    return row
 
 
 async def events(session: AsyncSession, actor: Actor, order_id: uuid.UUID) -> Sequence[OrderEvent]:
