@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Path, Request
+from fastapi import Depends, Header, Path, Request, Response
 
 from app.deps import ClockDep, SessionDep, SettingsDep
 from app.domain.tracking import negotiate_language
 from app.errors import ApiError
-from app.routers.common import api_router, documented
+from app.routers.common import api_router, documented, json_response
 from app.routing import runtime_of
 from app.schemas.tracking import TrackingDecision, TrackingView
 from app.services import tracking as tracking_service
@@ -40,6 +40,7 @@ RateLimited = Depends(rate_limited)
     "/{token}",
     operation_id="getTracking",
     summary="Follow a repair from the link given to the customer",
+    response_model=TrackingView,
     dependencies=[RateLimited],
     responses=documented(404, 422, 429, 503),
 )
@@ -48,10 +49,9 @@ async def get_tracking(
     session: SessionDep,
     settings: SettingsDep,
     accept_language: Annotated[str | None, Header(max_length=200)] = None,
-) -> TrackingView:
-    return await tracking_service.view(
-        session, token, negotiate_language(accept_language), settings
-    )
+) -> Response:
+    language = negotiate_language(accept_language)
+    return json_response(await tracking_service.view_values(session, token, language, settings))
 
 
 @router.post(

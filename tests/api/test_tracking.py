@@ -10,6 +10,7 @@ import pytest
 
 from app.domain.roles import Role
 from app.main import create_app
+from app.schemas.tracking import TrackingView
 from app.services import tracking as tracking_service
 from app.settings import Settings
 from tests.conftest import KeyFactory
@@ -240,3 +241,25 @@ async def test_cors_allows_listed_origins_without_credentials(settings: Settings
         other = await client.get("/v1/tracking/nope", headers={"Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in other.headers
     await allowed.state.runtime.db.dispose()
+
+
+async def test_the_page_is_encoded_as_the_model_would_encode_it(
+    client: httpx.AsyncClient, counter: dict[str, str], keys: KeyFactory
+) -> None:
+    """The GET builds its page from plain values (``view_values``) and skips the model: its
+    bytes must be the model's, with and without a quote, in both languages."""
+    technician = await keys.headers(Role.TECHNICIAN)
+    plain = await create_order(client, counter, promised_date="2099-03-01")
+    quoted = await diagnosed_order(client, counter, technician)
+    await draft_quote(client, counter, quoted["id"])
+    await transition(client, counter, quoted["id"], "send_quote")
+    for order in (plain, quoted):
+        for language in ("fr", "en"):
+            response = await client.get(
+                f"/v1/tracking/{order['tracking_token']}", headers={"Accept-Language": language}
+            )
+            assert response.status_code == 200
+            assert response.headers["content-type"] == "application/json"
+            model = TrackingView.model_validate(response.json())
+            assert response.content == model.model_dump_json().encode()
+    assert response.json()["quote"]["lines"]
