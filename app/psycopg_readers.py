@@ -31,7 +31,7 @@ import asyncio
 import contextlib
 import copy
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,12 +76,7 @@ async def _results(connection: psycopg.AsyncConnection[Any]) -> list[PGresult]:
     loop = asyncio.get_running_loop()
     descriptor = pgconn.socket
     while pgconn.flush():  # the rest of the query once the socket can take it
-        writable = loop.create_future()
-        loop.add_writer(descriptor, writable.set_result, None)
-        try:
-            await writable
-        finally:
-            loop.remove_writer(descriptor)
+        await _ready(loop.add_writer, loop.remove_writer, descriptor)
     results: list[PGresult] = []
     while True:
         pgconn.consume_input()
@@ -90,12 +85,17 @@ async def _results(connection: psycopg.AsyncConnection[Any]) -> list[PGresult]:
             if result is None:
                 return results
             results.append(result)
-        readable = loop.create_future()
-        loop.add_reader(descriptor, readable.set_result, None)
-        try:
-            await readable
-        finally:
-            loop.remove_reader(descriptor)
+        await _ready(loop.add_reader, loop.remove_reader, descriptor)
+
+
+async def _ready(watch: Callable[..., Any], unwatch: Callable[[int], Any], descriptor: int) -> None:
+    """Until the loop sees the socket ready (to read, or to write), watched for this wait only."""
+    ready = asyncio.get_running_loop().create_future()
+    watch(descriptor, ready.set_result, None)
+    try:
+        await ready
+    finally:
+        unwatch(descriptor)
 
 
 def _checked(connection: psycopg.AsyncConnection[Any], results: list[PGresult]) -> PGresult:

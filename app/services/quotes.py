@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -32,6 +31,7 @@ from app.domain.quoting import (
 from app.models import CatalogService, QuoteLineRow, QuoteRevision, RepairOrder
 from app.repositories import quotes as quote_repository
 from app.repositories import repair_orders as order_repository
+from app.repositories.tracking import QuoteLineValues
 from app.schemas.money import MoneyRead
 from app.schemas.quotes import (
     PartLineIn,
@@ -61,19 +61,9 @@ def rate_text(basis_points_value: int) -> str:
     return f"{rate_of(basis_points_value).normalize():f}"
 
 
-class LineValues(Protocol):
-    """A quote line's stored values: a ``QuoteLineRow``, or a plain row of the same columns
-    (the tracking page reads its lines without the ORM)."""
-
-    id: uuid.UUID
-    kind: str
-    code: str
-    description: str
-    quantity: int
-    unit_price_cents: int
-    vat_rate_bp: int
-    mandatory: bool
-    warranty_months: int
+# A quote line's stored values: a ``QuoteLineRow``, or the same columns as the tracking page
+# reads them without the ORM.
+LineValues = QuoteLineRow | QuoteLineValues
 
 
 def domain_line(row: LineValues, currency: str) -> QuoteLine:
