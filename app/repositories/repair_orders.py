@@ -152,6 +152,17 @@ _CONDITIONS: dict[str, Callable[[], sa.ColumnElement[bool]]] = {
 }
 
 
+def _documents(runs: Sequence[Sequence[str]], extra: Sequence[str]) -> sa.Select[Any]:
+    """Orders as documents: each run of columns in ``runs`` written as one JSON object by the
+    database (``json_fields``, labelled ``fields_<i>``), then the ``extra`` columns' values."""
+    orders = ORDERS.c
+    columns: list[sa.ColumnElement[Any]] = [
+        json_fields(*(orders[name] for name in run)).label(f"fields_{index}")
+        for index, run in enumerate(runs)
+    ]
+    return sa.select(*columns, *(orders[name] for name in extra))
+
+
 @functools.lru_cache(maxsize=256)
 def _page_statement(
     runs: tuple[tuple[str, ...], ...],
@@ -165,11 +176,7 @@ def _page_statement(
     """A list page's statement for one shape of request (which filters it has, how many
     statuses, a cursor or not), built and compiled once (``app/prepared.py``)."""
     orders = ORDERS.c
-    columns: list[sa.ColumnElement[Any]] = [
-        json_fields(*(orders[name] for name in run)).label(f"fields_{index}")
-        for index, run in enumerate(runs)
-    ]
-    statement = sa.select(*columns, *(orders[name] for name in extra))
+    statement = _documents(runs, extra)
     if scoped:
         statement = statement.where(orders.partner_id == sa.bindparam("scope_partner_id"))
     if statuses:
@@ -197,12 +204,7 @@ def _document_statement(
 ) -> Prepared:
     """One order's row as ``list_documents`` writes a page's (built and compiled once)."""
     orders = ORDERS.c
-    columns: list[sa.ColumnElement[Any]] = [
-        json_fields(*(orders[name] for name in run)).label(f"fields_{index}")
-        for index, run in enumerate(runs)
-    ]
-    statement = sa.select(*columns, *(orders[name] for name in extra))
-    statement = statement.where(orders.id == sa.bindparam("row_id"))
+    statement = _documents(runs, extra).where(orders.id == sa.bindparam("row_id"))
     if scoped:
         statement = statement.where(orders.partner_id == sa.bindparam("partner_id"))
     return Prepared(statement)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from operator import itemgetter
 from typing import Any
@@ -34,6 +34,23 @@ _LATEST_ISSUED_REVISION_ID = (
     .correlate(_orders)
     .scalar_subquery()
 )
+
+
+@dataclass(slots=True)
+class QuoteLineValues:
+    """A quote line's stored values, as the tracking page reads them (``LineValues``)."""
+
+    id: uuid.UUID
+    kind: str
+    code: str
+    description: str
+    quantity: int
+    unit_price_cents: int
+    vat_rate_bp: int
+    mandatory: bool
+    warranty_months: int
+
+
 # The order's events and the quote's lines, each as the text of one JSON array the database
 # writes (``json_field_rows``), in no given order: ``sequence`` and ``position`` order them.
 _EVENTS_OF_ORDER = (
@@ -50,15 +67,7 @@ _LINES_OF_QUOTE = (
     sa.select(
         json_field_rows(
             _lines.c.position,
-            _lines.c.id,
-            _lines.c.kind,
-            _lines.c.code,
-            _lines.c.description,
-            _lines.c.quantity,
-            _lines.c.unit_price_cents,
-            _lines.c.vat_rate_bp,
-            _lines.c.mandatory,
-            _lines.c.warranty_months,
+            *(_lines.c[line_field.name] for line_field in fields(QuoteLineValues)),
         )
     )
     .where(_lines.c.revision_id == _revisions.c.id)
@@ -103,21 +112,6 @@ _TRACKED_ORDER = Prepared(
 )
 
 
-@dataclass(slots=True)
-class QuoteLineValues:
-    """A quote line's stored values, as the tracking page reads them (``LineValues``)."""
-
-    id: uuid.UUID
-    kind: str
-    code: str
-    description: str
-    quantity: int
-    unit_price_cents: int
-    vat_rate_bp: int
-    mandatory: bool
-    warranty_months: int
-
-
 @dataclass(frozen=True, slots=True)
 class TrackedOrder:
     """The tracked order's public columns, its watch's brand and model and the latest revision
@@ -141,24 +135,13 @@ async def tracked_order(session: AsyncSession, token: str) -> TrackedOrder | Non
         return None
     events = sorted(json.loads(values.pop("events")), key=itemgetter("sequence"))
     lines = sorted(json.loads(values.pop("quote_lines")), key=itemgetter("position"))
+    for line in lines:
+        del line["position"]  # an order, not a value of the line
     return TrackedOrder(
         values,
         [
             (event["from_status"], event["to_status"], datetime.fromisoformat(event["occurred_at"]))
             for event in events
         ],
-        [
-            QuoteLineValues(
-                id=uuid.UUID(line["id"]),
-                kind=line["kind"],
-                code=line["code"],
-                description=line["description"],
-                quantity=line["quantity"],
-                unit_price_cents=line["unit_price_cents"],
-                vat_rate_bp=line["vat_rate_bp"],
-                mandatory=line["mandatory"],
-                warranty_months=line["warranty_months"],
-            )
-            for line in lines
-        ],
+        [QuoteLineValues(**{**line, "id": uuid.UUID(line["id"])}) for line in lines],
     )
