@@ -23,7 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql.base import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.prepared import Prepared, Rows, run_on_psycopg, through_sqlalchemy
+from app.libpq import run_on_psycopg
+from app.prepared import Prepared, Rows, through_sqlalchemy
 from app.psycopg_readers import PsycopgReaders, ReaderSession
 from app.settings import Settings
 from app.sqlite_inline import Checkpointer, inline_connector
@@ -105,7 +106,13 @@ def create_engine_for(settings: Settings, *, autocommit: bool = False) -> AsyncE
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
         pool_recycle=1800,
-        **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
+        # Writers: psycopg prepares nothing of its own, so its ``DEALLOCATE ALL`` after a
+        # rollback never removes the statements prepared through libpq (``app/libpq.py``).
+        **(
+            {"isolation_level": "AUTOCOMMIT"}
+            if autocommit
+            else {"connect_args": {"prepare_threshold": None}}
+        ),
     )
 
 

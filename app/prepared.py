@@ -38,7 +38,6 @@ from sqlalchemy import Insert, Select, Update
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.engine.interfaces import Compiled
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 Processor = Callable[[Any], Any]
 
@@ -226,28 +225,6 @@ def run_on_driver(
     except dialect.loaded_dbapi.Error as error:
         raise wrapped_error(dialect, form, arguments, error, disconnect=False) from error
     return form.rows(cursor.description, fetched, cursor.rowcount)
-
-
-async def run_on_psycopg(
-    connection: AsyncConnection, prepared: Prepared, parameters: Mapping[str, Any] | None
-) -> Rows:
-    """``prepared`` on the session's psycopg connection, in its current transaction."""
-    sync_connection = connection.sync_connection
-    assert sync_connection is not None
-    if observed(sync_connection):
-        return await connection.run_sync(through_sqlalchemy, prepared, parameters)
-    pooled = await connection.get_raw_connection()
-    driver = pooled.driver_connection
-    assert driver is not None
-    try:
-        return await run_on_psycopg_driver(driver, connection.dialect, prepared, parameters)
-    except DBAPIError as error:
-        if error.connection_invalidated:
-            # As SQLAlchemy does on a lost connection: this one is dropped, and so are the
-            # pooled ones, which a restarted server no longer knows.
-            await connection.invalidate(error.orig)
-            await connection.engine.dispose(close=False)
-        raise
 
 
 async def run_on_psycopg_driver(

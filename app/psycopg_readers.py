@@ -10,11 +10,9 @@ them to ``ReaderSession``s: one connection per session, taken at its first prepa
 and given back when it closes. The reader's other statements (the ORM's) still go through
 its ``AsyncSession`` and the readers' engine, and read the same last commit.
 
-The prepared statements themselves skip psycopg's cursor (``run_on_reader``): on the asyncio
-loop the cursor's execution cost the API about twice what libpq's sending, the wait for the
-socket and the reading of the result take. They are prepared on the server once per
-connection and run through libpq, their parameters written and their values read by the
-connection's own adapters, so a reader gets what the cursor gave (``tests/api/test_prepared.py``).
+The prepared statements themselves skip psycopg's cursor (``run_on_reader``, through
+``app/libpq.py``): prepared on the server once per connection and run through libpq, with the
+connection's own adapters, so a reader gets what the cursor gave.
 
 What SQLAlchemy's pool did is kept: at most ``size`` connections are open (a reader beyond them
 waits, up to ``timeout_seconds``, then gets SQLAlchemy's pool timeout, a 503); connections are
@@ -29,126 +27,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from psycopg import abc as adapt_abc
-from psycopg import errors as pg_errors
-from psycopg.adapt import PyFormat, Transformer
-from psycopg.pq import ConnStatus, ExecStatus, TransactionStatus
-from psycopg.pq.abc import PGconn, PGresult
+from psycopg.pq import TransactionStatus
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.prepared import Prepared, Rows, run_on_psycopg, wrapped_error
+from app.libpq import LibpqState, numbered_twin, run_on_libpq, run_on_psycopg
+from app.prepared import Prepared, Rows
 
 
 @dataclass(slots=True)
 class _Pooled:
     connection: psycopg.AsyncConnection[Any]
     opened_at: float
-    # The connection's adapters (the dialect's among them), to write parameters and read values.
-    transformer: adapt_abc.Transformer
-    # The server-side prepared statements made on this connection: (SQL, parameter types) → name.
-    statements: dict[tuple[str, tuple[int, ...]], bytes] = field(default_factory=dict)
-
-
-def numbered_twin(dialect: Dialect) -> Dialect:
-    """``dialect`` compiling its placeholders as libpq takes them (``$1``), not as psycopg's
-    cursor does (``%(name)s``): the readers' statements go to libpq itself."""
-    twin = copy.copy(dialect)
-    twin.paramstyle = "numeric_dollar"
-    twin.positional = True
-    return twin
-
-
-async def _results(connection: psycopg.AsyncConnection[Any]) -> list[PGresult]:
-    """Send what libpq holds, then wait for the results of the query sent, each wait a reader
-    on the socket for just that wait (an idle connection's socket is watched by no one)."""
-    pgconn: PGconn = connection.pgconn
-    loop = asyncio.get_running_loop()
-    descriptor = pgconn.socket
-    while pgconn.flush():  # the rest of the query once the socket can take it
-        await _ready(loop.add_writer, loop.remove_writer, descriptor)
-    results: list[PGresult] = []
-    while True:
-        pgconn.consume_input()
-        while not pgconn.is_busy():
-            result = pgconn.get_result()
-            if result is None:
-                return results
-            results.append(result)
-        await _ready(loop.add_reader, loop.remove_reader, descriptor)
-
-
-async def _ready(watch: Callable[..., Any], unwatch: Callable[[int], Any], descriptor: int) -> None:
-    """Until the loop sees the socket ready (to read, or to write), watched for this wait only."""
-    ready = asyncio.get_running_loop().create_future()
-    watch(descriptor, ready.set_result, None)
-    try:
-        await ready
-    finally:
-        unwatch(descriptor)
-
-
-def _checked(connection: psycopg.AsyncConnection[Any], results: list[PGresult]) -> PGresult:
-    for result in results:
-        if result.status == ExecStatus.FATAL_ERROR:
-            raise pg_errors.error_from_result(result, encoding=connection.info.encoding)
-    return results[-1]
+    # Its adapters and the statements prepared on it (``app/libpq.py``).
+    state: LibpqState
 
 
 async def run_on_reader(
     pooled: _Pooled, dialect: Dialect, prepared: Prepared, parameters: Mapping[str, Any] | None
 ) -> Rows:
-    """A reader's SELECT on its autocommit connection's libpq, without psycopg's cursor.
-
-    psycopg's cursor costs the API ≈ 0.15 ms of CPU per query on the asyncio loop, twice what
-    sending it, waiting for the socket and reading the result take (docs/benchmarks.md,
-    eleventh round): the readers' SELECTs go to libpq directly, as server-side prepared
-    statements made once per connection, with the parameters written and the values read by
-    the connection's own adapters. ``dialect`` is the ``numbered_twin``; a driver error comes
-    out as SQLAlchemy's, ``connection_invalidated`` when the connection was lost."""
-    connection, transformer = pooled.connection, pooled.transformer
-    pgconn = connection.pgconn
-    form = prepared.form(dialect, parameters)
-    arguments = form.arguments(parameters)
-    try:
-        values = transformer.dump_sequence(arguments, [PyFormat.TEXT] * len(arguments))
-        key = (form.sql, tuple(transformer.types or ()))
-        name = pooled.statements.get(key)
-        if name is None:
-            name = f"atelier_{len(pooled.statements)}".encode()
-            pgconn.send_prepare(name, form.sql.encode(), param_types=key[1])
-            _checked(connection, await _results(connection))
-            pooled.statements[key] = name
-        pgconn.send_query_prepared(name, values, param_formats=transformer.formats)
-        result = _checked(connection, await _results(connection))
-        transformer.set_pgresult(result)
-        fetched = transformer.load_rows(0, result.ntuples, tuple)
-        # The column types, read once per form, as the cursor's description gives them.
-        description = (
-            [(None, result.ftype(index)) for index in range(result.nfields)]
-            if form.result_processors is None
-            else None
-        )
-    except psycopg.Error as error:
-        lost = pgconn.status != ConnStatus.OK or dialect.is_disconnect(
-            error,  # type: ignore[arg-type]  # psycopg's own error and connection
-            connection,  # type: ignore[arg-type]
-            None,
-        )
-        raise wrapped_error(dialect, form, arguments, error, disconnect=lost) from error
-    finally:
-        transformer.set_pgresult(None)
-    return form.rows(description, fetched, result.ntuples)
+    """A reader's SELECT on its autocommit connection's libpq, without psycopg's cursor
+    (``app/libpq.py``). ``dialect`` is the ``numbered_twin``."""
+    return await run_on_libpq(pooled.connection, pooled.state, dialect, prepared, parameters)
 
 
 class PsycopgReaders:
@@ -241,7 +150,7 @@ class PsycopgReaders:
         except psycopg.Error as error:  # SQLAlchemy's class, as its pool would raise it
             raise DBAPIError.instance(None, None, error, psycopg.Error) from error
         self._open += 1
-        return _Pooled(connection, time.monotonic(), Transformer.from_context(connection))
+        return _Pooled(connection, time.monotonic(), LibpqState.of(connection))
 
     async def _discard(self, pooled: _Pooled) -> None:
         self._open -= 1
