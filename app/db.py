@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import CursorResult, Engine, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.base import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -39,6 +39,7 @@ from app.sqlite_session import (
 )
 
 _BEGIN_OPTION = "atelier_sqlite_begin"
+_CONNECTION_KEY = "atelier.connection"  # a session's transaction, connection and driver's
 # Several processes writing to one SQLite file: after a group commits, the process holds its
 # next group back long enough for the other's writer, polling every millisecond
 # (``WRITE_LOCK_POLL_SECONDS``), to take the lock; for as long as its groups keep meeting the
@@ -322,10 +323,23 @@ async def run_prepared(
     reader's on a connection of its own (``ReaderConnections``, ``PsycopgReaders``)."""
     if isinstance(session, InlineSession | ReaderSession):
         return await session.prepared(statement, parameters)
-    connection = await session.connection()
+    connection, driver = await _connection_of(session)
     if connection.dialect.driver == "psycopg":
-        return await run_on_psycopg(connection, statement, parameters)
+        return await run_on_psycopg(connection, statement, parameters, driver)
     return await connection.run_sync(through_sqlalchemy, statement, parameters)
+
+
+async def _connection_of(session: AsyncSession) -> tuple[AsyncConnection, Any]:
+    """``session``'s connection and its driver's, looked up once per transaction: each lookup
+    crosses the asyncio bridge twice, and a write runs five to eight prepared statements."""
+    transaction = session.sync_session.get_transaction()
+    cached = session.info.get(_CONNECTION_KEY)
+    if cached is not None and transaction is not None and cached[0] is transaction:
+        return cached[1], cached[2]
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    session.info[_CONNECTION_KEY] = (session.sync_session.get_transaction(), connection, driver)
+    return connection, driver
 
 
 async def run_core(

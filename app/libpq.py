@@ -220,18 +220,22 @@ async def run_on_writer(
 
 
 async def run_on_psycopg(
-    connection: AsyncConnection, prepared: Prepared, parameters: Mapping[str, Any] | None
+    connection: AsyncConnection,
+    prepared: Prepared,
+    parameters: Mapping[str, Any] | None,
+    driver: Any = None,
 ) -> Rows:
-    """``prepared`` on the session's psycopg connection, in its current transaction: through
-    libpq (``run_on_writer``) where the connection allows it, else on psycopg's cursor, and
-    through SQLAlchemy while something listens to the SQL it sends."""
+    """``prepared`` on the session's psycopg connection (``driver``, its psycopg connection,
+    when the caller has it), in its current transaction: through libpq (``run_on_writer``)
+    where the connection allows it, else on psycopg's cursor, and through SQLAlchemy while
+    something listens to the SQL it sends."""
     sync_connection = connection.sync_connection
     assert sync_connection is not None
     if observed(sync_connection):
         return await connection.run_sync(through_sqlalchemy, prepared, parameters)
-    pooled = await connection.get_raw_connection()
-    driver = pooled.driver_connection
-    assert driver is not None
+    if driver is None:
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert driver is not None
     dialect = connection.dialect
     try:
         if writes_through_libpq(driver):

@@ -98,8 +98,11 @@ async def get_for_change(
 
 async def append_event(session: AsyncSession, event: dict[str, Any]) -> dict[str, Any]:
     """Write the pending change the event records, then the event from its column values
-    (``rows.new_values``): the log is append-only and nothing needs to track it."""
-    await session.flush()
+    (``rows.new_values``): the log is append-only and nothing needs to track it. The flush
+    is skipped when the ORM holds nothing to write (the hot writes hold nothing there): on
+    PostgreSQL even an empty one crosses the asyncio bridge."""
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
     await insert_values(session, OrderEvent, event)
     return event
 
