@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.sql.base import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.libpq import run_on_psycopg
+from app.libpq import run_on_psycopg, settle_before_sqlalchemy
 from app.prepared import Prepared, Rows, through_sqlalchemy
 from app.psycopg_readers import PsycopgReaders, ReaderSession
 from app.settings import Settings
@@ -102,7 +102,7 @@ def create_engine_for(settings: Settings, *, autocommit: bool = False) -> AsyncE
     # fails its statement; SQLAlchemy recognises the disconnect and invalidates every pooled
     # connection, so after a restart at most a request or two per instance get the 503 with
     # Retry-After, and the next ones reconnect (tests/api/test_postgres_restart.py).
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
@@ -115,6 +115,9 @@ def create_engine_for(settings: Settings, *, autocommit: bool = False) -> AsyncE
             else {"connect_args": {"prepare_threshold": None}}
         ),
     )
+    if not autocommit:
+        settle_before_sqlalchemy(engine)
+    return engine
 
 
 @dataclass
@@ -316,16 +319,26 @@ def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
 
 
 async def run_prepared(
-    session: AsyncSession, statement: Prepared, parameters: Mapping[str, Any] | None = None
+    session: AsyncSession,
+    statement: Prepared,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    deferred: bool = False,
 ) -> Rows:
     """Run a prepared statement in ``session``'s transaction, on the driver's own cursor where
     the driver is ``sqlite3`` or psycopg (``app/prepared.py``), through SQLAlchemy otherwise; a
-    reader's on a connection of its own (``ReaderConnections``, ``PsycopgReaders``)."""
+    reader's on a connection of its own (``ReaderConnections``, ``PsycopgReaders``).
+
+    ``deferred``: on a PostgreSQL writer's connection, sent without waiting for its result,
+    which is read with the transaction's next statement or before its commit, in the same
+    round trip (``app/libpq.py``); its ``Rows`` are empty, and its error is raised there. Only
+    for a statement whose result and error its caller leaves to the request (an INSERT of
+    known values); elsewhere it runs at once."""
     if isinstance(session, InlineSession | ReaderSession):
         return await session.prepared(statement, parameters)
     connection, driver = await _connection_of(session)
     if connection.dialect.driver == "psycopg":
-        return await run_on_psycopg(connection, statement, parameters, driver)
+        return await run_on_psycopg(connection, statement, parameters, driver, deferred=deferred)
     return await connection.run_sync(through_sqlalchemy, statement, parameters)
 
 

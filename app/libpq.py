@@ -17,11 +17,21 @@ Two kinds of connection use it:
   The writers' connections have psycopg's own preparing off (``create_engine_for``): after a
   rollback psycopg sends ``DEALLOCATE ALL`` when it has prepared statements of its own, which
   would remove these too.
+
+A writer's INSERT of known values can be ``deferred``: sent in the pipeline without waiting
+for its result, which is read with the next statement that needs one (a creation's eight
+statements and a transition's six take three and four round trips). The first deferred
+statement's error is raised there, as SQLAlchemy's and charged to that statement, so a request
+fails as it would have one statement earlier. Nothing else may use the connection while the
+pipeline is open: SQLAlchemy's listeners (``settle_before_sqlalchemy``) wait for it before any
+statement SQLAlchemy sends and before the commit, and drop it at a rollback
+(``tests/api/test_libpq_writers.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import weakref
 from collections.abc import Callable, Mapping
@@ -34,11 +44,14 @@ from psycopg import errors as pg_errors
 from psycopg.adapt import PyFormat, Transformer
 from psycopg.pq import ConnStatus, ExecStatus, TransactionStatus
 from psycopg.pq.abc import PGconn, PGresult
-from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError, MissingGreenlet
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.util import await_only
 
 from app.prepared import (
+    Form,
     Prepared,
     Rows,
     observed,
@@ -58,6 +71,10 @@ class LibpqState:
     transformer: adapt_abc.Transformer
     # The server-side prepared statements made on this connection: (SQL, parameter types) → name.
     statements: dict[tuple[str, tuple[int, ...]], bytes] = field(default_factory=dict)
+    # Sent in the open pipeline and not yet read: each statement's form and arguments (for its
+    # error), ``None`` for a ``BEGIN``; and the dialect they were compiled for.
+    queued: list[tuple[Form, Any] | None] = field(default_factory=list)
+    dialect: Dialect | None = None
 
     @classmethod
     def of(cls, connection: psycopg.AsyncConnection[Any]) -> LibpqState:
@@ -113,17 +130,59 @@ def _checked(connection: psycopg.AsyncConnection[Any], results: list[PGresult]) 
     return results[-1]
 
 
-async def _begin_and_send(pgconn: PGconn, name: bytes, values: Any, formats: Any) -> list[PGresult]:
-    """``BEGIN`` and the prepared statement in one pipeline: one round trip for both."""
-    pgconn.enter_pipeline_mode()
+def _wrapped(
+    connection: psycopg.AsyncConnection[Any],
+    dialect: Dialect,
+    form: Form,
+    arguments: Any,
+    error: psycopg.Error,
+) -> DBAPIError:
+    lost = connection.pgconn.status != ConnStatus.OK or dialect.is_disconnect(
+        error,  # type: ignore[arg-type]  # psycopg's own error and connection
+        connection,  # type: ignore[arg-type]
+        None,
+    )
+    return wrapped_error(dialect, form, arguments, error, disconnect=lost)
+
+
+def _leave_pipeline(pgconn: PGconn) -> None:
+    # Refused while results are left unread (a wait cancelled halfway): the connection then
+    # stays in pipeline mode, psycopg's next command on it fails, and SQLAlchemy drops it.
+    with contextlib.suppress(psycopg.Error):
+        pgconn.exit_pipeline_mode()
+
+
+async def _synced(connection: psycopg.AsyncConnection[Any], state: LibpqState) -> list[PGresult]:
+    """Close the pipeline: the results of every statement in it, in order (``BEGIN``'s too),
+    raising the first one's error as SQLAlchemy's, for the statement that failed."""
+    pgconn = connection.pgconn
+    queued, state.queued = state.queued, []
     try:
-        pgconn.send_query_params(_BEGIN, None)
-        pgconn.send_query_prepared(name, values, param_formats=formats)
         pgconn.pipeline_sync()
-        return await _results(pgconn, until_sync=True)
+        results = await _results(pgconn, until_sync=True)
+    except psycopg.Error as error:
+        form, arguments = next((entry for entry in queued if entry is not None), (None, None))
+        assert form is not None and state.dialect is not None
+        raise _wrapped(connection, state.dialect, form, arguments, error) from error
     finally:
-        if pgconn.status == ConnStatus.OK:
-            pgconn.exit_pipeline_mode()
+        _leave_pipeline(pgconn)
+    for index, result in enumerate(results):
+        if result.status != ExecStatus.FATAL_ERROR:
+            continue
+        failure = pg_errors.error_from_result(result, encoding=connection.info.encoding)
+        # ``BEGIN`` (``None``) failing is charged to the statement sent with it.
+        form, arguments = next(entry for entry in queued[index:] if entry is not None)
+        assert state.dialect is not None
+        raise _wrapped(connection, state.dialect, form, arguments, failure) from failure
+    return results
+
+
+async def settle(connection: psycopg.AsyncConnection[Any]) -> None:
+    """Wait for the statements a writer sent without waiting (``deferred``); the first one's
+    error is raised here, as SQLAlchemy's."""
+    state = _WRITERS.get(connection)
+    if state is not None and state.queued:
+        await _synced(connection, state)
 
 
 async def run_on_libpq(
@@ -134,8 +193,13 @@ async def run_on_libpq(
     parameters: Mapping[str, Any] | None,
     *,
     begin: bool = False,
+    deferred: bool = False,
 ) -> Rows:
     """``prepared`` on ``connection``'s libpq, ``BEGIN`` sent before it when ``begin``.
+
+    ``deferred``: sent without waiting for its result, which is read, and its error raised,
+    with the next statement that is not deferred (or by ``settle``); its ``Rows`` are empty.
+    Statements sent together go in one libpq pipeline: one round trip for all of them.
 
     ``dialect`` is a ``numbered_twin``; a driver error comes out as SQLAlchemy's,
     ``connection_invalidated`` when the connection was lost."""
@@ -143,42 +207,59 @@ async def run_on_libpq(
     pgconn = connection.pgconn
     form = prepared.form(dialect, parameters)
     arguments = form.arguments(parameters)
+    assert not (begin and state.queued), "a BEGIN inside an open transaction's pipeline"
     try:
         values = transformer.dump_sequence(arguments, [PyFormat.TEXT] * len(arguments))
-        key = (form.sql, tuple(transformer.types or ()))
-        name = state.statements.get(key)
-        if name is None:
-            name = f"atelier_{len(state.statements)}".encode()
+    except psycopg.Error as error:
+        raise _wrapped(connection, dialect, form, arguments, error) from error
+    key = (form.sql, tuple(transformer.types or ()))
+    name = state.statements.get(key)
+    if name is None:  # prepared once per connection, on its own (the waiting ones first)
+        if state.queued:
+            await _synced(connection, state)
+        name = f"atelier_{len(state.statements)}".encode()
+        try:
             pgconn.send_prepare(name, form.sql.encode(), param_types=key[1])
             _checked(connection, await _results(pgconn))
-            state.statements[key] = name
-        if begin:
-            results = await _begin_and_send(pgconn, name, values, transformer.formats)
-        else:
-            pgconn.send_query_prepared(name, values, param_formats=transformer.formats)
-            results = await _results(pgconn)
-        result = _checked(connection, results)
-        if result.status != ExecStatus.TUPLES_OK and result.status != ExecStatus.COMMAND_OK:
-            # The statement was not run: BEGIN failed before it (its error is raised above).
-            raise psycopg.OperationalError(f"unexpected result {ExecStatus(result.status).name}")
+        except psycopg.Error as error:
+            raise _wrapped(connection, dialect, form, arguments, error) from error
+        state.statements[key] = name
+    pipelined = begin or deferred or bool(state.queued)
+    try:
+        if pipelined and not state.queued:
+            pgconn.enter_pipeline_mode()
+            state.dialect = dialect
+            if begin:
+                pgconn.send_query_params(_BEGIN, None)
+                state.queued.append(None)
+        pgconn.send_query_prepared(name, values, param_formats=transformer.formats)
+    except psycopg.Error as error:
+        raise _wrapped(connection, dialect, form, arguments, error) from error
+    if deferred:
+        state.queued.append((form, arguments))
+        return Rows((), [], -1)
+    if pipelined:
+        state.queued.append((form, arguments))
+        result = (await _synced(connection, state))[-1]
+    else:
+        try:
+            result = _checked(connection, await _results(pgconn))
+        except psycopg.Error as error:
+            raise _wrapped(connection, dialect, form, arguments, error) from error
+    try:
         transformer.set_pgresult(result)
         fetched = transformer.load_rows(0, result.ntuples, tuple) if form.keys else []
-        # The column types, read once per form, as the cursor's description gives them.
-        description = (
-            [(None, result.ftype(index)) for index in range(result.nfields)]
-            if form.result_processors is None
-            else None
-        )
-        count = result.command_tuples
     except psycopg.Error as error:
-        lost = pgconn.status != ConnStatus.OK or dialect.is_disconnect(
-            error,  # type: ignore[arg-type]  # psycopg's own error and connection
-            connection,  # type: ignore[arg-type]
-            None,
-        )
-        raise wrapped_error(dialect, form, arguments, error, disconnect=lost) from error
+        raise _wrapped(connection, dialect, form, arguments, error) from error
     finally:
         transformer.set_pgresult(None)
+    # The column types, read once per form, as the cursor's description gives them.
+    description = (
+        [(None, result.ftype(index)) for index in range(result.nfields)]
+        if form.result_processors is None
+        else None
+    )
+    count = result.command_tuples
     return form.rows(description, fetched, result.ntuples if count is None else count)
 
 
@@ -207,16 +288,23 @@ async def run_on_writer(
     dialect: Dialect,
     prepared: Prepared,
     parameters: Mapping[str, Any] | None,
+    *,
+    deferred: bool = False,
 ) -> Rows:
     """``prepared`` in the writer's transaction on ``connection``, which it starts if none is
-    open yet (an autocommit connection runs it on its own)."""
+    open yet (an autocommit connection runs it on its own); ``deferred``: see
+    ``run_on_libpq``."""
     state = _WRITERS.get(connection)
     if state is None:
         state = _WRITERS[connection] = LibpqState.of(connection)
     begin = (
-        not connection.autocommit and connection.pgconn.transaction_status == TransactionStatus.IDLE
+        not state.queued
+        and not connection.autocommit
+        and connection.pgconn.transaction_status == TransactionStatus.IDLE
     )
-    return await run_on_libpq(connection, state, dialect, prepared, parameters, begin=begin)
+    return await run_on_libpq(
+        connection, state, dialect, prepared, parameters, begin=begin, deferred=deferred
+    )
 
 
 async def run_on_psycopg(
@@ -224,11 +312,14 @@ async def run_on_psycopg(
     prepared: Prepared,
     parameters: Mapping[str, Any] | None,
     driver: Any = None,
+    *,
+    deferred: bool = False,
 ) -> Rows:
     """``prepared`` on the session's psycopg connection (``driver``, its psycopg connection,
-    when the caller has it), in its current transaction: through libpq (``run_on_writer``)
-    where the connection allows it, else on psycopg's cursor, and through SQLAlchemy while
-    something listens to the SQL it sends."""
+    when the caller has it), in its current transaction: through libpq (``run_on_writer``,
+    ``deferred`` there) where the connection allows it, else on psycopg's cursor, and through
+    SQLAlchemy while something listens to the SQL it sends (``deferred`` has no effect on
+    those two)."""
     sync_connection = connection.sync_connection
     assert sync_connection is not None
     if observed(sync_connection):
@@ -242,7 +333,7 @@ async def run_on_psycopg(
             twin = _TWINS.get(dialect)
             if twin is None:
                 twin = _TWINS[dialect] = numbered_twin(dialect)
-            return await run_on_writer(driver, twin, prepared, parameters)
+            return await run_on_writer(driver, twin, prepared, parameters, deferred=deferred)
         return await run_on_psycopg_driver(driver, dialect, prepared, parameters)
     except DBAPIError as error:
         if error.connection_invalidated:
@@ -251,3 +342,38 @@ async def run_on_psycopg(
             await connection.invalidate(error.orig)
             await connection.engine.dispose(close=False)
         raise
+
+
+def _driver_of(connection: Connection) -> Any:
+    if connection.invalidated or connection.closed:  # lost: nothing of it to wait for
+        return None
+    return connection.connection.driver_connection
+
+
+def settle_before_sqlalchemy(engine: AsyncEngine) -> None:
+    """Make every other use of a writer's connection wait for its deferred statements first:
+    a statement SQLAlchemy sends (the ORM's, a savepoint), and its commit raise the first
+    deferred one's error, as that statement would have; a rollback drops them quietly.
+
+    The listeners run inside SQLAlchemy's asyncio bridge, where ``await_only`` waits."""
+
+    def before(connection: Connection, *_: Any) -> None:
+        driver = _driver_of(connection)
+        state = _WRITERS.get(driver) if driver is not None else None
+        if state is not None and state.queued:
+            await_only(_synced(driver, state))
+
+    def before_rollback(connection: Connection) -> None:
+        driver = _driver_of(connection)
+        state = _WRITERS.get(driver) if driver is not None else None
+        if state is not None and state.queued:
+            # Rolled back anyway. Outside the bridge (a connection collected unclosed) the
+            # pipeline stays open: the pool's own rollback then fails, and it drops the
+            # connection.
+            with contextlib.suppress(DBAPIError, MissingGreenlet):
+                await_only(_synced(driver, state))
+
+    sync_engine = engine.sync_engine
+    event.listen(sync_engine, "before_execute", before)
+    event.listen(sync_engine, "commit", before)
+    event.listen(sync_engine, "rollback", before_rollback)

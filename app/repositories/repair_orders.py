@@ -103,7 +103,7 @@ async def append_event(session: AsyncSession, event: dict[str, Any]) -> dict[str
     PostgreSQL even an empty one crosses the asyncio bridge."""
     if session.new or session.dirty or session.deleted:
         await session.flush()
-    await insert_values(session, OrderEvent, event)
+    await insert_values(session, OrderEvent, event, deferred=True)
     return event
 
 

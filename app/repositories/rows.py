@@ -66,20 +66,21 @@ def new_values(model: type[SQLModel], /, **given: Any) -> dict[str, Any]:
 
 
 async def insert_values(
-    session: AsyncSession, model: type[SQLModel], values: dict[str, Any]
+    session: AsyncSession, model: type[SQLModel], values: dict[str, Any], *, deferred: bool = False
 ) -> None:
     """Write a row of ``model`` from its column values (``new_values``), as a Core statement:
-    the ORM's execution layer has nothing to add to an INSERT of known values."""
-    await run_prepared(session, _insert_into(model), values)
+    the ORM's execution layer has nothing to add to an INSERT of known values. ``deferred``:
+    its error may come with the transaction's next statement (``run_prepared``)."""
+    await run_prepared(session, _insert_into(model), values, deferred=deferred)
 
 
 async def insert_new(
-    session: AsyncSession, model: type[SQLModel], /, **given: Any
+    session: AsyncSession, model: type[SQLModel], /, *, deferred: bool = False, **given: Any
 ) -> dict[str, Any]:
     """Write a new row of ``model`` from ``given`` and the model's defaults; its column values
-    (the new id among them)."""
+    (the new id among them). ``deferred``: as for ``insert_values``."""
     values = new_values(model, **given)
-    await insert_values(session, model, values)
+    await insert_values(session, model, values, deferred=deferred)
     return values
 
 

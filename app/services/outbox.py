@@ -82,6 +82,7 @@ async def emit(
     message = await rows.insert_new(
         session,
         OutboxMessage,
+        deferred=True,  # sent with the subscribers' query below, in one round trip
         event_type=event_type.value,
         order_id=order.id if order is not None else None,
         partner_id=order.partner_id if order is not None else None,

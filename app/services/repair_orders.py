@@ -66,7 +66,13 @@ async def _insert_new(
     """Write a new customer or watch of the actor's tenant from its column values (nothing
     changes it later in the request: no table model is built); its id."""
     row = await insert_new(
-        session, model, **values, partner_id=partner_scope(actor), created_at=now, updated_at=now
+        session,
+        model,
+        deferred=True,  # its error, if any, comes with the order's next statement
+        **values,
+        partner_id=partner_scope(actor),
+        created_at=now,
+        updated_at=now,
     )
     row_id: uuid.UUID = row["id"]
     return row_id
@@ -192,7 +198,7 @@ async def create(
         order["deposit_cents"] = payload.deposit.to_money().to_cents()
     if payload.preapproved_ceiling is not None:
         order["preapproved_ceiling_cents"] = payload.preapproved_ceiling.to_money().to_cents()
-    await insert_values(session, RepairOrder, order)
+    await insert_values(session, RepairOrder, order, deferred=True)
     header = NewOrder.of(order)
     await order_repository.append_event(
         session,

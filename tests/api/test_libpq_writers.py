@@ -9,6 +9,7 @@ statements of its own, so on the writers' connections it prepares none.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -23,9 +24,11 @@ from app import libpq
 from app.db import Database, run_prepared
 from app.models import Customer
 from app.repositories.rows import _insert_into, new_values
+from app.repositories.scoping import _row_by_id
 from app.settings import Settings
 
 CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
+BY_ID = _row_by_id(CUSTOMERS, False)
 
 
 @pytest.fixture
@@ -142,3 +145,116 @@ async def test_a_connection_with_its_own_transaction_settings_keeps_psycopgs_cur
     finally:
         await writer.close()
     assert await _names(db) == ["Serialisable"]
+
+
+def _queued(driver: Any) -> int:
+    state = libpq._WRITERS.get(driver)
+    return len(state.queued) if state is not None else 0
+
+
+async def _insert(session: Any, values: dict[str, Any], *, deferred: bool = True) -> None:
+    await run_prepared(session, _insert_into(Customer), values, deferred=deferred)
+
+
+async def test_deferred_inserts_go_with_the_next_statement_in_one_pipeline(db: Database) -> None:
+    first, second = _customer("Deferred one"), _customer("Deferred two")
+    writer = db.new_session(write=True)
+    try:
+        await _insert(writer, first)  # the transaction's first statement: BEGIN goes with it
+        await _insert(writer, second)
+        driver = await _driver(writer)
+        assert _queued(driver) == 3  # BEGIN and the two INSERTs, sent, not yet read
+        rows = await run_prepared(writer, BY_ID, {"row_id": second["id"]})
+        assert _queued(driver) == 0
+        assert [row.name for row in rows] == ["Deferred two"]
+        await writer.commit()
+    finally:
+        await writer.close()
+    assert await _names(db) == ["Deferred one", "Deferred two"]
+
+
+async def test_a_deferred_inserts_error_comes_with_the_next_statement_as_its_own(
+    db: Database,
+) -> None:
+    taken = _customer("Taken")
+    writer = db.new_session(write=True)
+    try:
+        await _insert(writer, taken, deferred=False)
+        await writer.commit()
+        await _insert(writer, _customer("Lost with the rest"))
+        await _insert(writer, {**taken, "name": "Duplicate"})
+        await _insert(writer, _customer("Never run"))
+        with pytest.raises(IntegrityError) as raised:
+            await run_prepared(writer, BY_ID, {"row_id": taken["id"]})
+        # Charged to the INSERT that failed, with its own parameters.
+        assert "INSERT INTO customers" in str(raised.value.statement)
+        assert "Duplicate" in [str(value) for value in raised.value.params]
+        driver = await _driver(writer)
+        assert _queued(driver) == 0
+        assert driver.info.transaction_status == TransactionStatus.INERROR
+        await writer.rollback()
+        await _insert(writer, _customer("After"), deferred=False)  # the connection serves on
+        await writer.commit()
+    finally:
+        await writer.close()
+    assert await _names(db) == ["After", "Taken"]
+
+
+async def test_a_deferred_inserts_error_comes_with_the_commit_when_nothing_follows(
+    db: Database,
+) -> None:
+    taken = _customer("Taken")
+    writer = db.new_session(write=True)
+    try:
+        await _insert(writer, taken, deferred=False)
+        await writer.commit()
+        await _insert(writer, _customer("Not committed"))
+        await _insert(writer, {**taken, "name": "Duplicate"})
+        with pytest.raises(IntegrityError):
+            await writer.commit()
+        await writer.rollback()
+    finally:
+        await writer.close()
+    assert await _names(db) == ["Taken"]
+
+
+async def test_the_orms_statements_wait_for_the_deferred_ones(db: Database) -> None:
+    values = _customer("Seen by the ORM")
+    writer = db.new_session(write=True)
+    try:
+        await _insert(writer, values)
+        # The ORM's own SELECT (in a pipeline left open, psycopg would wait for ever).
+        loaded = await asyncio.wait_for(writer.get(Customer, values["id"]), 10)
+        assert loaded is not None and loaded.name == "Seen by the ORM"
+        loaded.name = "Changed by the ORM"
+        await _insert(writer, _customer("Then deferred"))
+        await writer.commit()  # the ORM's flush, then the commit, after the deferred INSERT
+    finally:
+        await writer.close()
+    assert await _names(db) == ["Changed by the ORM", "Then deferred"]
+
+
+async def test_a_rollback_drops_the_deferred_statements_quietly(db: Database) -> None:
+    taken = _customer("Taken")
+    writer = db.new_session(write=True)
+    try:
+        await _insert(writer, taken, deferred=False)
+        await writer.commit()
+        await _insert(writer, {**taken, "name": "Duplicate"})  # its error is never read
+        await _insert(writer, _customer("Rolled back"))
+        await writer.rollback()
+        assert _queued(await _driver(writer)) == 0
+    finally:
+        await writer.close()
+    writer = db.new_session(write=True)
+    try:  # closed with deferred statements and no rollback of its own: the same
+        await _insert(writer, _customer("Closed"))
+    finally:
+        await writer.close()
+    writer = db.new_session(write=True)
+    try:
+        await _insert(writer, _customer("Next"), deferred=False)
+        await writer.commit()
+    finally:
+        await writer.close()
+    assert await _names(db) == ["Next", "Taken"]
