@@ -24,8 +24,8 @@ statements and a transition's six take three and four round trips). The first de
 statement's error is raised there, as SQLAlchemy's and charged to that statement, so a request
 fails as it would have one statement earlier. Nothing else may use the connection while the
 pipeline is open: SQLAlchemy's listeners (``settle_before_sqlalchemy``) wait for it before any
-statement SQLAlchemy sends and before the commit, and drop it at a rollback
-(``tests/api/test_libpq_writers.py``).
+statement SQLAlchemy sends, close it with the ``COMMIT`` in its round trip, and drop it at a
+rollback (``tests/api/test_libpq_writers.py``).
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ from app.prepared import (
 )
 
 _BEGIN = b"BEGIN"
+_COMMIT = b"COMMIT"
 
 
 @dataclass(slots=True)
@@ -152,12 +153,18 @@ def _leave_pipeline(pgconn: PGconn) -> None:
         pgconn.exit_pipeline_mode()
 
 
-async def _synced(connection: psycopg.AsyncConnection[Any], state: LibpqState) -> list[PGresult]:
-    """Close the pipeline: the results of every statement in it, in order (``BEGIN``'s too),
-    raising the first one's error as SQLAlchemy's, for the statement that failed."""
+async def _synced(
+    connection: psycopg.AsyncConnection[Any], state: LibpqState, *, commit: bool = False
+) -> list[PGresult]:
+    """Close the pipeline (``commit``: with a ``COMMIT`` at its end): the results of every
+    statement in it, in order (``BEGIN``'s too), raising the first one's error as SQLAlchemy's,
+    for the statement that failed."""
     pgconn = connection.pgconn
     queued, state.queued = state.queued, []
     try:
+        if commit:
+            pgconn.send_query_params(_COMMIT, None)
+            queued.append(None)
         pgconn.pipeline_sync()
         results = await _results(pgconn, until_sync=True)
     except psycopg.Error as error:
@@ -170,8 +177,10 @@ async def _synced(connection: psycopg.AsyncConnection[Any], state: LibpqState) -
         if result.status != ExecStatus.FATAL_ERROR:
             continue
         failure = pg_errors.error_from_result(result, encoding=connection.info.encoding)
-        # ``BEGIN`` (``None``) failing is charged to the statement sent with it.
-        form, arguments = next(entry for entry in queued[index:] if entry is not None)
+        # ``BEGIN`` or ``COMMIT`` (``None``) failing is charged to the statement next to it.
+        form, arguments = next(
+            entry for entry in (*queued[index:], *reversed(queued[:index])) if entry is not None
+        )
         assert state.dialect is not None
         raise _wrapped(connection, state.dialect, form, arguments, failure) from failure
     return results
@@ -363,6 +372,14 @@ def settle_before_sqlalchemy(engine: AsyncEngine) -> None:
         if state is not None and state.queued:
             await_only(_synced(driver, state))
 
+    def before_commit(connection: Connection) -> None:
+        # The COMMIT goes at the end of the pipeline, in its round trip; psycopg's own commit
+        # then finds no transaction open and sends nothing.
+        driver = _driver_of(connection)
+        state = _WRITERS.get(driver) if driver is not None else None
+        if state is not None and state.queued:
+            await_only(_synced(driver, state, commit=True))
+
     def before_rollback(connection: Connection) -> None:
         driver = _driver_of(connection)
         state = _WRITERS.get(driver) if driver is not None else None
@@ -375,5 +392,5 @@ def settle_before_sqlalchemy(engine: AsyncEngine) -> None:
 
     sync_engine = engine.sync_engine
     event.listen(sync_engine, "before_execute", before)
-    event.listen(sync_engine, "commit", before)
+    event.listen(sync_engine, "commit", before_commit)
     event.listen(sync_engine, "rollback", before_rollback)

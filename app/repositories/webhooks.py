@@ -6,20 +6,20 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, exists, func, insert, or_, update
+from sqlalchemy import and_, bindparam, exists, func, or_, update
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.db import run_core, run_prepared
+from app.db import run_prepared
 from app.domain.actors import Actor
 from app.domain.webhooks import DeliveryStatus
 from app.models import CustomerNotification, OutboxMessage, WebhookDelivery, WebhookSubscription
 from app.prepared import Prepared
+from app.repositories.rows import insert_values, new_values
 from app.repositories.scoping import get_scoped, scoped_select, table_of
 
 _SUBSCRIPTIONS = table_of(WebhookSubscription)
-_INSERT_DELIVERY = insert(table_of(WebhookDelivery))
 # Built once (the hot write paths ask on every event): the staff's subscriptions, and those a
 # partner's order also reaches.
 _STAFF_SUBSCRIBERS = Prepared(
@@ -57,21 +57,19 @@ async def add_deliveries(
     subscription_ids: Sequence[uuid.UUID],
     now: datetime,
 ) -> None:
-    """Queue the message for each subscription (the dispatcher sends them)."""
-    if not subscription_ids:
-        return
-    rows = [
-        {
-            "message_id": message_id,
-            "subscription_id": subscription_id,
-            "order_id": order_id,
-            "status": DeliveryStatus.PENDING.value,
-            "next_attempt_at": now,
-            "created_at": now,
-        }
-        for subscription_id in subscription_ids
-    ]
-    await run_core(session, _INSERT_DELIVERY, rows)
+    """Queue the message for each subscription (the dispatcher sends them): INSERTs of known
+    values, deferred (``run_prepared``)."""
+    for subscription_id in subscription_ids:
+        values = new_values(
+            WebhookDelivery,
+            message_id=message_id,
+            subscription_id=subscription_id,
+            order_id=order_id,
+            status=DeliveryStatus.PENDING.value,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        await insert_values(session, WebhookDelivery, values, deferred=True)
 
 
 async def subscription(

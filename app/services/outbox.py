@@ -78,11 +78,20 @@ async def emit(
 ) -> uuid.UUID:
     """Queue a message for its subscribers (or ``only`` one); returns the message's id."""
     payload = {**(order_summary(order) if order is not None else {}), **(data or {})}
+    # The subscribers first: the message and its deliveries then wait, unread, for the commit,
+    # which goes with them in one round trip on PostgreSQL (``app/libpq.py``).
+    targets = (
+        [only.id]
+        if only is not None
+        else await webhook_repository.subscribers(
+            session, event_type.value, order.partner_id if order is not None else None
+        )
+    )
     # Never changed once written: its column values are all it needs (``rows.new_values``).
     message = await rows.insert_new(
         session,
         OutboxMessage,
-        deferred=True,  # sent with the subscribers' query below, in one round trip
+        deferred=True,
         event_type=event_type.value,
         order_id=order.id if order is not None else None,
         partner_id=order.partner_id if order is not None else None,
@@ -91,12 +100,5 @@ async def emit(
         created_at=now,
     )
     message_id: uuid.UUID = message["id"]
-    targets = (
-        [only.id]
-        if only is not None
-        else await webhook_repository.subscribers(
-            session, event_type.value, order.partner_id if order is not None else None
-        )
-    )
     await webhook_repository.add_deliveries(session, message_id, message["order_id"], targets, now)
     return message_id

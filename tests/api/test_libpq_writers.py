@@ -258,3 +258,29 @@ async def test_a_rollback_drops_the_deferred_statements_quietly(db: Database) ->
     finally:
         await writer.close()
     assert await _names(db) == ["Next", "Taken"]
+
+
+async def test_the_commit_goes_with_the_deferred_statements(db: Database) -> None:
+    writer = db.new_session(write=True)
+    try:
+        await _insert(writer, _customer("Committed with its COMMIT"))
+        driver = await _driver(writer)
+        assert _queued(driver) == 2  # BEGIN and the INSERT
+        seen = []
+        psycopgs_commit = driver.commit
+
+        async def commit() -> None:
+            seen.append(driver.info.transaction_status)
+            await psycopgs_commit()
+
+        driver.commit = commit
+        try:
+            await writer.commit()
+        finally:
+            del driver.commit
+        # By the time SQLAlchemy asked psycopg to commit, the COMMIT had gone with the INSERT.
+        assert seen == [TransactionStatus.IDLE]
+        assert _queued(driver) == 0
+    finally:
+        await writer.close()
+    assert await _names(db) == ["Committed with its COMMIT"]
