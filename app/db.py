@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.sql.base import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.libpq import run_on_psycopg, settle_before_sqlalchemy
+from app.libpq import DEFERRED, Check, run_on_psycopg, settle_before_sqlalchemy
 from app.prepared import Prepared, Rows, through_sqlalchemy
 from app.psycopg_readers import PsycopgReaders, ReaderSession
 from app.settings import Settings
@@ -324,6 +324,7 @@ async def run_prepared(
     parameters: Mapping[str, Any] | None = None,
     *,
     deferred: bool = False,
+    check: Check | None = None,
 ) -> Rows:
     """Run a prepared statement in ``session``'s transaction, on the driver's own cursor where
     the driver is ``sqlite3`` or psycopg (``app/prepared.py``), through SQLAlchemy otherwise; a
@@ -333,24 +334,35 @@ async def run_prepared(
     which is read with the transaction's next statement or before its commit, in the same
     round trip (``app/libpq.py``); its ``Rows`` are empty, and its error is raised there. Only
     for a statement whose result and error its caller leaves to the request (an INSERT of
-    known values); elsewhere it runs at once."""
+    known values, an UPDATE with a ``check``); elsewhere it runs at once. ``check`` is called
+    with the statement's row count, once it is known (it may raise)."""
     if isinstance(session, InlineSession | ReaderSession):
-        return await session.prepared(statement, parameters)
-    connection, driver = await _connection_of(session)
-    if connection.dialect.driver == "psycopg":
-        return await run_on_psycopg(connection, statement, parameters, driver, deferred=deferred)
-    return await connection.run_sync(through_sqlalchemy, statement, parameters)
+        rows = await session.prepared(statement, parameters)
+    else:
+        connection, driver = await _connection_of(session)
+        if connection.dialect.driver == "psycopg":
+            rows = await run_on_psycopg(
+                connection, statement, parameters, driver, deferred=deferred, check=check
+            )
+        else:
+            rows = await connection.run_sync(through_sqlalchemy, statement, parameters)
+    if check is not None and rows is not DEFERRED:
+        check(rows.rowcount)
+    return rows
 
 
 async def _connection_of(session: AsyncSession) -> tuple[AsyncConnection, Any]:
-    """``session``'s connection and its driver's, looked up once per transaction: each lookup
-    crosses the asyncio bridge twice, and a write runs five to eight prepared statements."""
+    """``session``'s connection and its driver's, looked up once per transaction: the lookup
+    crosses the asyncio bridge, and a write runs five to eight prepared statements."""
     transaction = session.sync_session.get_transaction()
     cached = session.info.get(_CONNECTION_KEY)
     if cached is not None and transaction is not None and cached[0] is transaction:
         return cached[1], cached[2]
     connection = await session.connection()
-    driver = (await connection.get_raw_connection()).driver_connection
+    # Checked out just now: its pooled connection is at hand, no need to cross for it.
+    sync_connection = connection.sync_connection
+    assert sync_connection is not None
+    driver = sync_connection.connection.driver_connection
     session.info[_CONNECTION_KEY] = (session.sync_session.get_transaction(), connection, driver)
     return connection, driver
 

@@ -61,6 +61,10 @@ from app.prepared import (
 )
 
 _BEGIN = b"BEGIN"
+# What a deferred statement gives back: nothing yet (its check sees its row count later).
+DEFERRED = Rows((), [], -1)
+Check = Callable[[int], None]
+_Queued = tuple[Form, Any, Check | None]
 _COMMIT = b"COMMIT"
 
 
@@ -73,8 +77,9 @@ class LibpqState:
     # The server-side prepared statements made on this connection: (SQL, parameter types) → name.
     statements: dict[tuple[str, tuple[int, ...]], bytes] = field(default_factory=dict)
     # Sent in the open pipeline and not yet read: each statement's form and arguments (for its
-    # error), ``None`` for a ``BEGIN``; and the dialect they were compiled for.
-    queued: list[tuple[Form, Any] | None] = field(default_factory=list)
+    # error) and the check of its row count, ``None`` for a ``BEGIN``; and the dialect they
+    # were compiled for.
+    queued: list[_Queued | None] = field(default_factory=list)
     dialect: Dialect | None = None
 
     @classmethod
@@ -154,11 +159,15 @@ def _leave_pipeline(pgconn: PGconn) -> None:
 
 
 async def _synced(
-    connection: psycopg.AsyncConnection[Any], state: LibpqState, *, commit: bool = False
+    connection: psycopg.AsyncConnection[Any],
+    state: LibpqState,
+    *,
+    commit: bool = False,
+    checks: bool = True,
 ) -> list[PGresult]:
     """Close the pipeline (``commit``: with a ``COMMIT`` at its end): the results of every
     statement in it, in order (``BEGIN``'s too), raising the first one's error as SQLAlchemy's,
-    for the statement that failed."""
+    for the statement that failed; then the row counts' checks (unless ``checks`` is off)."""
     pgconn = connection.pgconn
     queued, state.queued = state.queued, []
     try:
@@ -168,8 +177,8 @@ async def _synced(
         pgconn.pipeline_sync()
         results = await _results(pgconn, until_sync=True)
     except psycopg.Error as error:
-        form, arguments = next((entry for entry in queued if entry is not None), (None, None))
-        assert form is not None and state.dialect is not None
+        form, arguments, _ = next(entry for entry in queued if entry is not None)
+        assert state.dialect is not None
         raise _wrapped(connection, state.dialect, form, arguments, error) from error
     finally:
         _leave_pipeline(pgconn)
@@ -178,11 +187,14 @@ async def _synced(
             continue
         failure = pg_errors.error_from_result(result, encoding=connection.info.encoding)
         # ``BEGIN`` or ``COMMIT`` (``None``) failing is charged to the statement next to it.
-        form, arguments = next(
+        form, arguments, _ = next(
             entry for entry in (*queued[index:], *reversed(queued[:index])) if entry is not None
         )
         assert state.dialect is not None
         raise _wrapped(connection, state.dialect, form, arguments, failure) from failure
+    for entry, result in zip(queued, results, strict=True):
+        if checks and entry is not None and entry[2] is not None:
+            entry[2](result.command_tuples or 0)
     return results
 
 
@@ -203,12 +215,14 @@ async def run_on_libpq(
     *,
     begin: bool = False,
     deferred: bool = False,
+    check: Check | None = None,
 ) -> Rows:
     """``prepared`` on ``connection``'s libpq, ``BEGIN`` sent before it when ``begin``.
 
     ``deferred``: sent without waiting for its result, which is read, and its error raised,
-    with the next statement that is not deferred (or by ``settle``); its ``Rows`` are empty.
-    Statements sent together go in one libpq pipeline: one round trip for all of them.
+    with the next statement that is not deferred (or by ``settle``); ``check`` is then called
+    with its row count, and its ``Rows`` are ``DEFERRED``. Statements sent together go in one
+    libpq pipeline: one round trip for all of them.
 
     ``dialect`` is a ``numbered_twin``; a driver error comes out as SQLAlchemy's,
     ``connection_invalidated`` when the connection was lost."""
@@ -245,10 +259,10 @@ async def run_on_libpq(
     except psycopg.Error as error:
         raise _wrapped(connection, dialect, form, arguments, error) from error
     if deferred:
-        state.queued.append((form, arguments))
-        return Rows((), [], -1)
+        state.queued.append((form, arguments, check))
+        return DEFERRED
     if pipelined:
-        state.queued.append((form, arguments))
+        state.queued.append((form, arguments, None))
         result = (await _synced(connection, state))[-1]
     else:
         try:
@@ -299,9 +313,10 @@ async def run_on_writer(
     parameters: Mapping[str, Any] | None,
     *,
     deferred: bool = False,
+    check: Check | None = None,
 ) -> Rows:
     """``prepared`` in the writer's transaction on ``connection``, which it starts if none is
-    open yet (an autocommit connection runs it on its own); ``deferred``: see
+    open yet (an autocommit connection runs it on its own); ``deferred`` and ``check``: see
     ``run_on_libpq``."""
     state = _WRITERS.get(connection)
     if state is None:
@@ -312,7 +327,14 @@ async def run_on_writer(
         and connection.pgconn.transaction_status == TransactionStatus.IDLE
     )
     return await run_on_libpq(
-        connection, state, dialect, prepared, parameters, begin=begin, deferred=deferred
+        connection,
+        state,
+        dialect,
+        prepared,
+        parameters,
+        begin=begin,
+        deferred=deferred,
+        check=check,
     )
 
 
@@ -323,6 +345,7 @@ async def run_on_psycopg(
     driver: Any = None,
     *,
     deferred: bool = False,
+    check: Check | None = None,
 ) -> Rows:
     """``prepared`` on the session's psycopg connection (``driver``, its psycopg connection,
     when the caller has it), in its current transaction: through libpq (``run_on_writer``,
@@ -342,7 +365,9 @@ async def run_on_psycopg(
             twin = _TWINS.get(dialect)
             if twin is None:
                 twin = _TWINS[dialect] = numbered_twin(dialect)
-            return await run_on_writer(driver, twin, prepared, parameters, deferred=deferred)
+            return await run_on_writer(
+                driver, twin, prepared, parameters, deferred=deferred, check=check
+            )
         return await run_on_psycopg_driver(driver, dialect, prepared, parameters)
     except DBAPIError as error:
         if error.connection_invalidated:
@@ -374,11 +399,13 @@ def settle_before_sqlalchemy(engine: AsyncEngine) -> None:
 
     def before_commit(connection: Connection) -> None:
         # The COMMIT goes at the end of the pipeline, in its round trip; psycopg's own commit
-        # then finds no transaction open and sends nothing.
+        # then finds no transaction open and sends nothing. Not after a row count to check,
+        # which may still refuse the transaction.
         driver = _driver_of(connection)
         state = _WRITERS.get(driver) if driver is not None else None
         if state is not None and state.queued:
-            await_only(_synced(driver, state, commit=True))
+            checked = any(entry is not None and entry[2] is not None for entry in state.queued)
+            await_only(_synced(driver, state, commit=not checked))
 
     def before_rollback(connection: Connection) -> None:
         driver = _driver_of(connection)
@@ -388,7 +415,7 @@ def settle_before_sqlalchemy(engine: AsyncEngine) -> None:
             # pipeline stays open: the pool's own rollback then fails, and it drops the
             # connection.
             with contextlib.suppress(DBAPIError, MissingGreenlet):
-                await_only(_synced(driver, state))
+                await_only(_synced(driver, state, checks=False))
 
     sync_engine = engine.sync_engine
     event.listen(sync_engine, "before_execute", before)

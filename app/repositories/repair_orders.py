@@ -79,11 +79,17 @@ class OrderForChange:
         parameters = {
             **changed, "where_id": self.order.id, "where_version": self._written["version"]
         }  # fmt: skip
-        result = await run_prepared(session, _UPDATE_CHANGED, parameters)
-        if result.rowcount != 1:
-            # The row is locked (PostgreSQL) or the writer is alone (SQLite): never expected.
-            raise Conflict("The order changed while this request was changing it; try again.")
+        # Deferred on PostgreSQL: sent with the event and the subscribers' query that follow.
+        await run_prepared(
+            session, _UPDATE_CHANGED, parameters, deferred=True, check=_one_order_changed
+        )
         self._written = {**self._written, **changed}
+
+
+def _one_order_changed(count: int) -> None:
+    if count != 1:
+        # The row is locked (PostgreSQL) or the writer is alone (SQLite): never expected.
+        raise Conflict("The order changed while this request was changing it; try again.")
 
 
 async def get_for_change(

@@ -10,6 +10,7 @@ statements of its own, so on the writers' connections it prepares none.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from app import libpq
 from app.db import Database, run_prepared
 from app.models import Customer
+from app.prepared import Prepared
 from app.repositories.rows import _insert_into, new_values
 from app.repositories.scoping import _row_by_id
 from app.settings import Settings
@@ -284,3 +286,60 @@ async def test_the_commit_goes_with_the_deferred_statements(db: Database) -> Non
     finally:
         await writer.close()
     assert await _names(db) == ["Committed with its COMMIT"]
+
+
+async def test_a_deferred_updates_row_count_is_checked_before_anything_commits(
+    db: Database,
+) -> None:
+    values = _customer("Checked")
+    writer = db.new_session(write=True)
+    try:
+        await _insert(writer, values, deferred=False)
+        await writer.commit()
+        rename = Prepared(
+            sa.update(CUSTOMERS)
+            .where(CUSTOMERS.c.id == sa.bindparam("row_id"))
+            .values(name=sa.bindparam("new_name"))
+        )
+        counts: list[int] = []
+        for row_id, new_name in ((values["id"], "Renamed"), (uuid.uuid4(), "Nobody")):
+            rows = await run_prepared(
+                writer, rename, {"row_id": row_id, "new_name": new_name},
+                deferred=True, check=counts.append,
+            )  # fmt: skip
+            assert rows is libpq.DEFERRED
+        assert counts == []  # not read yet
+        await run_prepared(writer, BY_ID, {"row_id": values["id"]})
+        assert counts == [1, 0]
+
+        def refuse(count: int) -> None:
+            raise LookupError(f"{count} row(s) changed")
+
+        await run_prepared(
+            writer, rename, {"row_id": uuid.uuid4(), "new_name": "Nobody"},
+            deferred=True, check=refuse,
+        )  # fmt: skip
+        with pytest.raises(LookupError, match="0 row"):
+            await writer.commit()  # the check refuses before the COMMIT is sent
+        await writer.rollback()
+    finally:
+        await writer.close()
+    assert await _names(db) == ["Checked"]  # the rename went with the refused transaction
+
+
+async def test_a_rollback_does_not_check_the_row_counts_it_drops(db: Database) -> None:
+    def refuse(count: int) -> None:
+        raise LookupError(f"{count} row(s) changed")
+
+    rename = Prepared(
+        sa.update(CUSTOMERS).where(CUSTOMERS.c.id == sa.bindparam("row_id")).values(name="x")
+    )
+    writer = db.new_session(write=True)
+    try:
+        await run_prepared(writer, rename, {"row_id": uuid.uuid4()}, deferred=True, check=refuse)
+        await writer.rollback()  # quietly: the transaction is given up anyway
+        await _insert(writer, _customer("Next"), deferred=False)
+        await writer.commit()
+    finally:
+        await writer.close()
+    assert await _names(db) == ["Next"]

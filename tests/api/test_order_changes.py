@@ -117,7 +117,9 @@ async def test_a_row_changed_since_it_was_read_is_not_overwritten(
         change.order.status = "diagnosing"
         change.order.version += 1
         with pytest.raises(Conflict):
+            # Refused at once (SQLite), or, deferred on PostgreSQL, before the commit.
             await change.write(session)
+            await session.commit()
         await session.rollback()
     finally:
         await session.close()
