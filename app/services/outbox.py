@@ -7,7 +7,6 @@ did not happen; a committed one always has its message, so nothing is lost.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
@@ -76,21 +75,18 @@ async def emit(
     order: OrderHeader | None = None,
     data: dict[str, Any] | None = None,
     only: WebhookSubscription | None = None,
-    subscribers: Sequence[uuid.UUID] | None = None,
 ) -> uuid.UUID:
-    """Queue a message for its subscribers (or ``only`` one; ``subscribers``: read already,
-    earlier in the transaction); returns the message's id."""
+    """Queue a message for its subscribers (or ``only`` one); returns the message's id."""
     payload = {**(order_summary(order) if order is not None else {}), **(data or {})}
     # The subscribers first: the message and its deliveries then wait, unread, for the commit,
     # which goes with them in one round trip on PostgreSQL (``app/libpq.py``).
-    if only is not None:
-        targets: Sequence[uuid.UUID] = [only.id]
-    elif subscribers is not None:
-        targets = subscribers
-    else:
-        targets = await webhook_repository.subscribers(
+    targets = (
+        [only.id]
+        if only is not None
+        else await webhook_repository.subscribers(
             session, event_type.value, order.partner_id if order is not None else None
         )
+    )
     # Never changed once written: its column values are all it needs (``rows.new_values``).
     message = await rows.insert_new(
         session,

@@ -27,7 +27,6 @@ from app.domain.quoting import balance_in_cents
 from app.domain.webhooks import EventType
 from app.models import Customer, OrderEvent, RepairOrder, Watch
 from app.repositories import repair_orders as order_repository
-from app.repositories import webhooks as webhook_repository
 from app.repositories.rows import insert_new, insert_values, new_values
 from app.repositories.scoping import get_scoped, partner_scope
 from app.schemas.customers import CustomerCreate
@@ -182,11 +181,6 @@ async def create(
         raise BusinessValidationError("The deposit time is in the future.", "/deposited_at")
     customer_id = await _resolve_customer(session, actor, payload.customer, now)
     watch_id = await _resolve_watch(session, actor, payload.watch, customer_id, now)
-    # Read before the year's number: its counter row stays locked from the upsert to the
-    # commit, which then follows in one round trip on PostgreSQL (``app/libpq.py``).
-    subscribers = await webhook_repository.subscribers(
-        session, EventType.ORDER_CREATED.value, partner_scope(actor)
-    )
     order = new_values(
         RepairOrder,
         **await _numbered(session, now),
@@ -210,7 +204,7 @@ async def create(
         session,
         order_event(header, actor, now, CREATE_ACTION, {"channel": actor.role.value}),
     )
-    await outbox.emit(session, EventType.ORDER_CREATED, now, order=header, subscribers=subscribers)
+    await outbox.emit(session, EventType.ORDER_CREATED, now, order=header)
     return order
 
 
