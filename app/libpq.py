@@ -198,14 +198,6 @@ async def _synced(
     return results
 
 
-async def settle(connection: psycopg.AsyncConnection[Any]) -> None:
-    """Wait for the statements a writer sent without waiting (``deferred``); the first one's
-    error is raised here, as SQLAlchemy's."""
-    state = _WRITERS.get(connection)
-    if state is not None and state.queued:
-        await _synced(connection, state)
-
-
 async def run_on_libpq(
     connection: psycopg.AsyncConnection[Any],
     state: LibpqState,
@@ -220,9 +212,9 @@ async def run_on_libpq(
     """``prepared`` on ``connection``'s libpq, ``BEGIN`` sent before it when ``begin``.
 
     ``deferred``: sent without waiting for its result, which is read, and its error raised,
-    with the next statement that is not deferred (or by ``settle``); ``check`` is then called
-    with its row count, and its ``Rows`` are ``DEFERRED``. Statements sent together go in one
-    libpq pipeline: one round trip for all of them.
+    with the next statement that is not deferred (or by SQLAlchemy's listeners); ``check`` is
+    then called with its row count, and its ``Rows`` are ``DEFERRED``. Statements sent together
+    go in one libpq pipeline: one round trip for all of them.
 
     ``dialect`` is a ``numbered_twin``; a driver error comes out as SQLAlchemy's,
     ``connection_invalidated`` when the connection was lost."""
@@ -378,10 +370,17 @@ async def run_on_psycopg(
         raise
 
 
-def _driver_of(connection: Connection) -> Any:
+def _open_pipeline(
+    connection: Connection,
+) -> tuple[psycopg.AsyncConnection[Any], LibpqState] | None:
+    """The writer's driver connection and its state, when deferred statements wait on it."""
     if connection.invalidated or connection.closed:  # lost: nothing of it to wait for
         return None
-    return connection.connection.driver_connection
+    driver = connection.connection.driver_connection
+    if driver is None:
+        return None
+    state = _WRITERS.get(driver)
+    return (driver, state) if state is not None and state.queued else None
 
 
 def settle_before_sqlalchemy(engine: AsyncEngine) -> None:
@@ -392,30 +391,25 @@ def settle_before_sqlalchemy(engine: AsyncEngine) -> None:
     The listeners run inside SQLAlchemy's asyncio bridge, where ``await_only`` waits."""
 
     def before(connection: Connection, *_: Any) -> None:
-        driver = _driver_of(connection)
-        state = _WRITERS.get(driver) if driver is not None else None
-        if state is not None and state.queued:
-            await_only(_synced(driver, state))
+        if (pipeline := _open_pipeline(connection)) is not None:
+            await_only(_synced(*pipeline))
 
     def before_commit(connection: Connection) -> None:
         # The COMMIT goes at the end of the pipeline, in its round trip; psycopg's own commit
         # then finds no transaction open and sends nothing. Not after a row count to check,
         # which may still refuse the transaction.
-        driver = _driver_of(connection)
-        state = _WRITERS.get(driver) if driver is not None else None
-        if state is not None and state.queued:
-            checked = any(entry is not None and entry[2] is not None for entry in state.queued)
-            await_only(_synced(driver, state, commit=not checked))
+        if (pipeline := _open_pipeline(connection)) is not None:
+            queued = pipeline[1].queued
+            checked = any(entry is not None and entry[2] is not None for entry in queued)
+            await_only(_synced(*pipeline, commit=not checked))
 
     def before_rollback(connection: Connection) -> None:
-        driver = _driver_of(connection)
-        state = _WRITERS.get(driver) if driver is not None else None
-        if state is not None and state.queued:
+        if (pipeline := _open_pipeline(connection)) is not None:
             # Rolled back anyway. Outside the bridge (a connection collected unclosed) the
             # pipeline stays open: the pool's own rollback then fails, and it drops the
             # connection.
             with contextlib.suppress(DBAPIError, MissingGreenlet):
-                await_only(_synced(driver, state, checks=False))
+                await_only(_synced(*pipeline, checks=False))
 
     sync_engine = engine.sync_engine
     event.listen(sync_engine, "before_execute", before)

@@ -158,6 +158,14 @@ async def _insert(session: Any, values: dict[str, Any], *, deferred: bool = True
     await run_prepared(session, _insert_into(Customer), values, deferred=deferred)
 
 
+async def _committed(session: Any, name: str) -> dict[str, Any]:
+    """A customer written and committed by ``session``, which goes on with a new transaction."""
+    values = _customer(name)
+    await _insert(session, values, deferred=False)
+    await session.commit()
+    return values
+
+
 async def test_deferred_inserts_go_with_the_next_statement_in_one_pipeline(db: Database) -> None:
     first, second = _customer("Deferred one"), _customer("Deferred two")
     writer = db.new_session(write=True)
@@ -178,11 +186,9 @@ async def test_deferred_inserts_go_with_the_next_statement_in_one_pipeline(db: D
 async def test_a_deferred_inserts_error_comes_with_the_next_statement_as_its_own(
     db: Database,
 ) -> None:
-    taken = _customer("Taken")
     writer = db.new_session(write=True)
     try:
-        await _insert(writer, taken, deferred=False)
-        await writer.commit()
+        taken = await _committed(writer, "Taken")
         await _insert(writer, _customer("Lost with the rest"))
         await _insert(writer, {**taken, "name": "Duplicate"})
         await _insert(writer, _customer("Never run"))
@@ -205,11 +211,9 @@ async def test_a_deferred_inserts_error_comes_with_the_next_statement_as_its_own
 async def test_a_deferred_inserts_error_comes_with_the_commit_when_nothing_follows(
     db: Database,
 ) -> None:
-    taken = _customer("Taken")
     writer = db.new_session(write=True)
     try:
-        await _insert(writer, taken, deferred=False)
-        await writer.commit()
+        taken = await _committed(writer, "Taken")
         await _insert(writer, _customer("Not committed"))
         await _insert(writer, {**taken, "name": "Duplicate"})
         with pytest.raises(IntegrityError):
@@ -237,11 +241,9 @@ async def test_the_orms_statements_wait_for_the_deferred_ones(db: Database) -> N
 
 
 async def test_a_rollback_drops_the_deferred_statements_quietly(db: Database) -> None:
-    taken = _customer("Taken")
     writer = db.new_session(write=True)
     try:
-        await _insert(writer, taken, deferred=False)
-        await writer.commit()
+        taken = await _committed(writer, "Taken")
         await _insert(writer, {**taken, "name": "Duplicate"})  # its error is never read
         await _insert(writer, _customer("Rolled back"))
         await writer.rollback()
