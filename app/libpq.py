@@ -61,11 +61,11 @@ from app.prepared import (
 )
 
 _BEGIN = b"BEGIN"
+_COMMIT = b"COMMIT"
 # What a deferred statement gives back: nothing yet (its check sees its row count later).
 DEFERRED = Rows((), [], -1)
 Check = Callable[[int], None]
 _Queued = tuple[Form, Any, Check | None]
-_COMMIT = b"COMMIT"
 
 
 @dataclass(slots=True)
@@ -87,12 +87,18 @@ class LibpqState:
         return cls(Transformer.from_context(connection))
 
 
+# Each dialect's numbered twin, for as long as its engine lives.
+_TWINS: weakref.WeakKeyDictionary[Dialect, Dialect] = weakref.WeakKeyDictionary()
+
+
 def numbered_twin(dialect: Dialect) -> Dialect:
     """``dialect`` compiling its placeholders as libpq takes them (``$1``), not as psycopg's
-    cursor does (``%(name)s``)."""
-    twin = copy.copy(dialect)
-    twin.paramstyle = "numeric_dollar"
-    twin.positional = True
+    cursor does (``%(name)s``); made once per dialect."""
+    twin = _TWINS.get(dialect)
+    if twin is None:
+        twin = _TWINS[dialect] = copy.copy(dialect)
+        twin.paramstyle = "numeric_dollar"
+        twin.positional = True
     return twin
 
 
@@ -278,12 +284,10 @@ async def run_on_libpq(
     return form.rows(description, fetched, result.ntuples if count is None else count)
 
 
-# A writer's connection's state, for as long as psycopg's connection lives; the dialects'
-# numbered twins, for as long as their engines do.
+# A writer's connection's state, for as long as psycopg's connection lives.
 _WRITERS: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], LibpqState] = (
     weakref.WeakKeyDictionary()
 )
-_TWINS: weakref.WeakKeyDictionary[Dialect, Dialect] = weakref.WeakKeyDictionary()
 
 
 def writes_through_libpq(connection: psycopg.AsyncConnection[Any]) -> bool:
@@ -354,11 +358,8 @@ async def run_on_psycopg(
     dialect = connection.dialect
     try:
         if writes_through_libpq(driver):
-            twin = _TWINS.get(dialect)
-            if twin is None:
-                twin = _TWINS[dialect] = numbered_twin(dialect)
             return await run_on_writer(
-                driver, twin, prepared, parameters, deferred=deferred, check=check
+                driver, numbered_twin(dialect), prepared, parameters, deferred=deferred, check=check
             )
         return await run_on_psycopg_driver(driver, dialect, prepared, parameters)
     except DBAPIError as error:

@@ -16,7 +16,7 @@ from app.domain.actors import Actor
 from app.domain.webhooks import DeliveryStatus
 from app.models import CustomerNotification, OutboxMessage, WebhookDelivery, WebhookSubscription
 from app.prepared import Prepared
-from app.repositories.rows import insert_values, new_values
+from app.repositories.rows import insert_new
 from app.repositories.scoping import get_scoped, scoped_select, table_of
 
 _SUBSCRIPTIONS = table_of(WebhookSubscription)
@@ -60,8 +60,10 @@ async def add_deliveries(
     """Queue the message for each subscription (the dispatcher sends them): INSERTs of known
     values, deferred (``run_prepared``)."""
     for subscription_id in subscription_ids:
-        values = new_values(
+        await insert_new(
+            session,
             WebhookDelivery,
+            deferred=True,
             message_id=message_id,
             subscription_id=subscription_id,
             order_id=order_id,
@@ -69,7 +71,6 @@ async def add_deliveries(
             next_attempt_at=now,
             created_at=now,
         )
-        await insert_values(session, WebhookDelivery, values, deferred=True)
 
 
 async def subscription(
