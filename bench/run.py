@@ -3,7 +3,9 @@
 For each repeat and each operation, a fresh server is started for the bare endpoint and then
 for Atelier, and wrk drives it over loopback; the report gives requests/s, p50/p99 latency and
 the server's CPU milliseconds per request, each as a ratio to the bare endpoint of that repeat,
-with medians and the spread over repeats.
+with medians and the spread over repeats. On PostgreSQL, the database server's CPU per request
+is reported beside the API's (on SQLite it is inside the API's), and for every run how busy the
+machine's cores were (API, database and wrk together).
 
     python -m bench.run --database sqlite --workers 1      # 100 000 orders, 5 repeats of 5 s
 """
@@ -14,6 +16,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import statistics
@@ -26,6 +29,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+
+from app.db import sync_database_url
 from app.serving import APP_FACTORY, HTTP_PROTOCOL
 from app.settings import Settings
 from bench.seed import Seeded, fresh_postgres_database, seed
@@ -60,10 +67,15 @@ class Measure:
     p99_ms: float
     cpu_ms_per_request: float
     errors: int
+    # The PostgreSQL server's processes (None on SQLite, or for a server on another machine).
+    database_cpu_ms_per_request: float | None = None
+    # API, database and wrk CPU over the measured run, as a share of all the machine's cores.
+    cores_busy: float | None = None
 
 
 def _cpu_seconds(root_pid: int) -> float:
-    """User + system CPU of a process and its children (uvicorn workers), from /proc."""
+    """User + system CPU of a process and its children, from /proc: a uvicorn server and its
+    workers, or PostgreSQL's postmaster and its backends."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -72,9 +84,37 @@ def _cpu_seconds(root_pid: int) -> float:
         except OSError:
             continue
         pid, ppid = int(stat.parent.name), int(fields[1])
-        if pid == root_pid or ppid == root_pid:
+        if pid == root_pid:
+            # Its own time, and its children's that have exited (a backend that closed).
+            total += sum(int(value) for value in fields[11:15]) / tick
+        elif ppid == root_pid:
             total += (int(fields[11]) + int(fields[12])) / tick
     return total
+
+
+def postgres_server_pid(url: str) -> int | None:
+    """The postmaster of the PostgreSQL server at ``url``, whose processes' CPU the report
+    adds up; None when the server is not on this machine or its processes cannot be read."""
+    if make_url(url).host not in ("127.0.0.1", "localhost", "::1"):
+        return None
+    engine = create_engine(sync_database_url(url))
+    try:
+        with engine.connect() as connection:
+            # Read while the backend lives: it exits with the connection.
+            backend = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+            try:
+                stat = Path(f"/proc/{backend}/stat").read_text()
+            except OSError:
+                return None
+    finally:
+        engine.dispose()
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def _children_cpu_seconds() -> float:
+    """User + system CPU of this process's finished children (wrk, once it has exited)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _wait_ready(url: str, timeout: float = 30) -> None:
@@ -185,14 +225,32 @@ def _measure(
             f"http://127.0.0.1:{port}{'/bare' if target.startswith('bench') else '/healthz'}"
         )
         _wrk(url, warm_script, args.connections, 1)
+        database: int | None = getattr(args, "database_pid", None)
         before = _cpu_seconds(server.pid)
+        database_before = _cpu_seconds(database) if database else 0.0
+        wrk_before, started = _children_cpu_seconds(), time.monotonic()
         output = _wrk(url, script, args.connections, args.duration)
+        elapsed = time.monotonic() - started
+        wrk_cpu = _children_cpu_seconds() - wrk_before
         cpu = _cpu_seconds(server.pid) - before
+        database_cpu = _cpu_seconds(database) - database_before if database else None
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
     rps, p50, p99, errors = _parse(output)
-    return Measure(name, rps, p50, p99, 1000 * cpu / max(rps * args.duration, 1), errors)
+    requests = max(rps * args.duration, 1)
+    return Measure(
+        name,
+        rps,
+        p50,
+        p99,
+        1000 * cpu / requests,
+        errors,
+        database_cpu_ms_per_request=(
+            1000 * database_cpu / requests if database_cpu is not None else None
+        ),
+        cores_busy=(cpu + (database_cpu or 0.0) + wrk_cpu) / (elapsed * (os.cpu_count() or 1)),
+    )
 
 
 Scripts = tuple[Path | None, Path | None]
@@ -323,6 +381,7 @@ def on_database(
         return 2
     work = Path(tempfile.mkdtemp(prefix=f"atelier-{name}-"))
     if args.database == "postgresql":
+        args.database_pid = postgres_server_pid(args.postgres_url)
         with fresh_postgres_database(args.postgres_url) as url:
             return run(args, url, work, _server_environment(url))
     url = f"sqlite+aiosqlite:///{work / f'{name}.db'}"
@@ -376,16 +435,17 @@ TARGET_P99_MS = 50.0
 
 def summary(runs: list[dict[str, object]]) -> str:
     """A Markdown table: medians over repeats, ratios to the bare endpoint, the spread, and
-    whether the operation meets its targets (share of the bare endpoint's req/s, p99)."""
+    whether the operation meets its targets (share of the bare endpoint's req/s, p99). The
+    database's CPU per request (PostgreSQL) and the cores' busy share are medians too."""
     by_operation: dict[str, list[tuple[dict, dict]]] = {}
     for run in runs:
         operation, bare = run["operation"], run["bare"]
         by_operation.setdefault(operation["operation"], []).append((operation, bare))  # type: ignore[index]
     header = (
         "| operation | req/s (median) | vs bare | p50 ms | p99 ms | CPU ms/req | vs bare "
-        "| spread req/s | errors | target (vs bare, p99) |"
+        "| DB CPU ms/req | cores busy | spread req/s | errors | target (vs bare, p99) |"
     )
-    lines = [header, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [header, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, pairs in by_operation.items():
         rps = [o["requests_per_second"] for o, _ in pairs]
         ratio = statistics.median(
@@ -393,15 +453,27 @@ def summary(runs: list[dict[str, object]]) -> str:
         )
         p99 = statistics.median(o["p99_ms"] for o, _ in pairs)
         cpu_ratio = [o["cpu_ms_per_request"] / max(b["cpu_ms_per_request"], 1e-9) for o, b in pairs]
+        database = _median_of(pairs, "database_cpu_ms_per_request")
+        busy = _median_of(pairs, "cores_busy")
         lines.append(
             f"| {name} | {statistics.median(rps):.0f} | {ratio:.0%} "
             f"| {statistics.median(o['p50_ms'] for o, _ in pairs):.1f} "
             f"| {p99:.1f} "
             f"| {statistics.median(o['cpu_ms_per_request'] for o, _ in pairs):.2f} "
-            f"| {statistics.median(cpu_ratio):.1f}× | {min(rps):.0f}–{max(rps):.0f} "
+            f"| {statistics.median(cpu_ratio):.1f}× "
+            f"| {'–' if database is None else f'{database:.2f}'} "
+            f"| {'–' if busy is None else f'{busy:.0%}'} "
+            f"| {min(rps):.0f}–{max(rps):.0f} "
             f"| {sum(o['errors'] for o, _ in pairs)} | {_verdict(name, ratio, p99)} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _median_of(pairs: list[tuple[dict, dict]], key: str) -> float | None:
+    """The operation's median of an optional figure (None where no run has it: older
+    results, SQLite's database CPU)."""
+    values = [o[key] for o, _ in pairs if o.get(key) is not None]
+    return statistics.median(values) if values else None
 
 
 def _verdict(name: str, ratio: float, p99_ms: float) -> str:

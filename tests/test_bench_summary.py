@@ -7,7 +7,15 @@ from bench.compare import Side, parse_table, report
 from bench.run import summary
 
 
-def _run(repeat: int, name: str, rps: float, p99: float, bare_rps: float) -> dict[str, object]:
+def _run(
+    repeat: int,
+    name: str,
+    rps: float,
+    p99: float,
+    bare_rps: float,
+    database_cpu: float | None = None,
+    busy: float | None = None,
+) -> dict[str, object]:
     def measure(operation: str, rps: float, p99: float, cpu: float) -> dict[str, object]:
         return {
             "operation": operation,
@@ -18,25 +26,28 @@ def _run(repeat: int, name: str, rps: float, p99: float, bare_rps: float) -> dic
             "errors": 0,
         }
 
-    return {
-        "repeat": repeat,
-        "bare": measure("bare", bare_rps, 5.0, 0.1),
-        "operation": measure(name, rps, p99, 0.4),
-    }
+    operation = measure(name, rps, p99, 0.4)
+    if busy is not None:  # results written before these figures have neither key
+        operation |= {"database_cpu_ms_per_request": database_cpu, "cores_busy": busy}
+    return {"repeat": repeat, "bare": measure("bare", bare_rps, 5.0, 0.1), "operation": operation}
 
 
 def test_medians_and_ratios_are_per_repeat_and_targets_are_judged() -> None:
     runs = [
-        _run(0, "get_order", 3_000, 20.0, 10_000),  # 30 %
-        _run(1, "get_order", 2_000, 30.0, 5_000),  # 40 %
-        _run(2, "get_order", 1_000, 90.0, 10_000),  # 10 %
-        _run(0, "transition", 500, 60.0, 10_000),  # 5 %
+        _run(0, "get_order", 3_000, 20.0, 10_000, 0.05, 0.9),  # 30 %
+        _run(1, "get_order", 2_000, 30.0, 5_000, 0.07, 0.8),  # 40 %
+        _run(2, "get_order", 1_000, 90.0, 10_000, 0.06, 1.0),  # 10 %
+        _run(0, "transition", 500, 60.0, 10_000, None, 0.5),  # 5 %, SQLite: no database CPU
+        _run(0, "list_filtered", 900, 40.0, 9_000),  # 10 %, an older result
     ]
     rows = {line.split(" | ")[0].lstrip("| "): line for line in summary(runs).splitlines()[2:]}
     get_order = rows["get_order"].split(" | ")
     assert get_order[1:3] == ["2000", "30%"]  # median req/s; median of the three ratios
     assert get_order[4] == "30.0"  # median p99
-    assert get_order[7] == "1000–3000"
+    assert get_order[7:9] == ["0.06", "90%"]  # median database CPU and cores busy
+    assert get_order[9] == "1000–3000"
+    assert rows["transition"].split(" | ")[7:9] == ["–", "50%"]
+    assert rows["list_filtered"].split(" | ")[7:9] == ["–", "–"]
     assert rows["get_order"].endswith("≥ 30%: met; < 50 ms: met |")
     assert rows["transition"].endswith("≥ 10%: not met; < 50 ms: not met |")
 
