@@ -105,8 +105,8 @@ def id_field() -> Any:
     return Field(default_factory=new_id, primary_key=True)
 
 
-def created_at_field() -> Any:
-    return Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False, index=True)
+def created_at_field(*, index: bool = True) -> Any:
+    return Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False, index=index)
 
 
 def updated_at_field() -> Any:

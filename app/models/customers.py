@@ -15,7 +15,8 @@ class Customer(SQLModel, table=True):
 
     id: uuid.UUID = id_field()
     partner_id: uuid.UUID | None = Field(default=None, foreign_key="partners.id", index=True)
-    name: str = Field(max_length=200, index=True)
+    # No index: a name is only searched within (``q``, ILIKE '%…%'), which no B-tree serves.
+    name: str = Field(max_length=200)
     email: str | None = Field(default=None, max_length=254, index=True)
     phone: str | None = Field(default=None, max_length=40)
     preferred_language: str = Field(default="fr", max_length=2)

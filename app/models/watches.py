@@ -18,7 +18,8 @@ class Watch(SQLModel, table=True):
     id: uuid.UUID = id_field()
     partner_id: uuid.UUID | None = Field(default=None, foreign_key="partners.id", index=True)
     customer_id: uuid.UUID | None = Field(default=None, foreign_key="customers.id", index=True)
-    brand: str = Field(max_length=100, index=True)
+    # No index: a brand is only searched within (``q``, ILIKE '%…%'), which no B-tree serves.
+    brand: str = Field(max_length=100)
     model: str | None = Field(default=None, max_length=100)
     reference: str | None = Field(default=None, max_length=100)
     serial: str | None = Field(default=None, max_length=100, index=True)

@@ -21,17 +21,20 @@ from app.models.base import (
 
 
 class OutboxMessage(SQLModel, table=True):
-    """One event of interest, written in the transaction of the change it reports."""
+    """One event of interest, written in the transaction of the change it reports.
+
+    Read only by id, through its deliveries: no secondary index, as every write adds a message
+    and each index would be one more entry to write (docs/benchmarks.md, thirteenth round)."""
 
     __tablename__ = "outbox_messages"
 
     id: uuid.UUID = id_field()
-    event_type: str = Field(max_length=60, index=True)
-    order_id: uuid.UUID | None = Field(default=None, index=True)
-    partner_id: uuid.UUID | None = Field(default=None, index=True)
+    event_type: str = Field(max_length=60)
+    order_id: uuid.UUID | None = Field(default=None)
+    partner_id: uuid.UUID | None = Field(default=None)
     order_version: int | None = Field(default=None)
     payload: dict[str, Any] = Field(default_factory=empty_dict, sa_type=JSON)
-    created_at: datetime = created_at_field()
+    created_at: datetime = created_at_field(index=False)
 
 
 class WebhookSubscription(SQLModel, table=True):

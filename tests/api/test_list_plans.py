@@ -119,6 +119,31 @@ async def test_a_partner_s_list_comes_from_an_index_range(
     _assert_index_range(_plan(clean_database, *_last_order_select(sent_sql)))
 
 
+async def test_an_order_s_audit_trail_comes_in_order_from_the_unique_index(
+    client: httpx.AsyncClient,
+    keys: KeyFactory,
+    sent_sql: list[tuple[str, Any]],
+    clean_database: Engine,
+) -> None:
+    """The events have no index on ``order_id`` alone (every write adds one, so each index is
+    paid for by every write): the unique (order_id, sequence) one finds an order's events and
+    gives them in order, without a sort."""
+    manager = await keys.headers(Role.MANAGER)
+    order = await create_order(client, manager)
+    await create_order(client, manager)
+    sent_sql.clear()
+    response = await client.get(f"/v1/repair-orders/{order['id']}/events", headers=manager)
+    assert response.status_code == 200, response.text
+    [(statement, parameters)] = [
+        sent for sent in _selects(sent_sql) if "FROM order_events" in sent[0]
+    ]
+    plan = _plan(clean_database, statement, parameters)
+    # SQLite names a unique constraint's index itself.
+    unique_index = r"uq_order_events_order_id_sequence|sqlite_autoindex_order_events_\d"
+    assert re.search(unique_index, plan), plan
+    assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+
+
 async def test_the_tracking_page_reads_by_index_searches_only(
     client: httpx.AsyncClient,
     keys: KeyFactory,
