@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.sql.base import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.libpq import DEFERRED, Check, run_on_psycopg, settle_before_sqlalchemy
+from app.libpq import DEFERRED, Check, Pending, run_on_psycopg, settle_before_sqlalchemy
 from app.prepared import Prepared, Rows, through_sqlalchemy
 from app.psycopg_readers import PsycopgReaders, ReaderSession
 from app.settings import Settings
@@ -325,6 +325,7 @@ async def run_prepared(
     *,
     deferred: bool = False,
     check: Check | None = None,
+    collect: Pending | None = None,
 ) -> Rows:
     """Run a prepared statement in ``session``'s transaction, on the driver's own cursor where
     the driver is ``sqlite3`` or psycopg (``app/prepared.py``), through SQLAlchemy otherwise; a
@@ -335,20 +336,39 @@ async def run_prepared(
     round trip (``app/libpq.py``); its ``Rows`` are empty, and its error is raised there. Only
     for a statement whose result and error its caller leaves to the request (an INSERT of
     known values, an UPDATE with a ``check``); elsewhere it runs at once. ``check`` is called
-    with the statement's row count, once it is known (it may raise)."""
+    with the statement's row count, once it is known (it may raise). ``collect``: see
+    ``send_prepared``."""
     if isinstance(session, InlineSession | ReaderSession):
         rows = await session.prepared(statement, parameters)
     else:
         connection, driver = await _connection_of(session)
         if connection.dialect.driver == "psycopg":
             rows = await run_on_psycopg(
-                connection, statement, parameters, driver, deferred=deferred, check=check
+                connection,
+                statement,
+                parameters,
+                driver,
+                deferred=deferred,
+                check=check,
+                collect=collect,
             )
         else:
             rows = await connection.run_sync(through_sqlalchemy, statement, parameters)
     if check is not None and rows is not DEFERRED:
         check(rows.rowcount)
     return rows
+
+
+async def send_prepared(
+    session: AsyncSession, statement: Prepared, parameters: Mapping[str, Any] | None = None
+) -> Pending:
+    """A SELECT whose rows its caller reads later (``await pending.rows()``): on a PostgreSQL
+    writer's connection it goes in the pipeline with the statements after it, its rows read
+    with the next one that waits for its result, in the same round trip (``app/libpq.py``);
+    elsewhere it runs at once."""
+    pending = Pending()
+    rows = await run_prepared(session, statement, parameters, collect=pending)
+    return pending if rows is DEFERRED else Pending(rows)
 
 
 async def _connection_of(session: AsyncSession) -> tuple[AsyncConnection, Any]:

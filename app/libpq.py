@@ -19,8 +19,10 @@ Two kinds of connection use it:
   would remove these too.
 
 A writer's INSERT of known values can be ``deferred``: sent in the pipeline without waiting
-for its result, which is read with the next statement that needs one (a creation's eight
-statements and a transition's six take three and four round trips). The first deferred
+for its result, which is read with the next statement that needs one. A SELECT can be sent
+the same way, its rows ``collect``ed into a ``Pending`` when the pipeline is read (a
+creation's webhook subscribers, read with the year's number). A creation's eight statements
+and a transition's six take two and three round trips. The first deferred
 statement's error is raised there, as SQLAlchemy's and charged to that statement, so a request
 fails as it would have one statement earlier. Nothing else may use the connection while the
 pipeline is open: SQLAlchemy's listeners (``settle_before_sqlalchemy``) wait for it before any
@@ -65,7 +67,6 @@ _COMMIT = b"COMMIT"
 # What a deferred statement gives back: nothing yet (its check sees its row count later).
 DEFERRED = Rows((), [], -1)
 Check = Callable[[int], None]
-_Queued = tuple[Form, Any, Check | None]
 
 
 @dataclass(slots=True)
@@ -77,14 +78,36 @@ class LibpqState:
     # The server-side prepared statements made on this connection: (SQL, parameter types) → name.
     statements: dict[tuple[str, tuple[int, ...]], bytes] = field(default_factory=dict)
     # Sent in the open pipeline and not yet read: each statement's form and arguments (for its
-    # error) and the check of its row count, ``None`` for a ``BEGIN``; and the dialect they
-    # were compiled for.
+    # error), the check of its row count and where its rows go, ``None`` for a ``BEGIN``; and
+    # the dialect they were compiled for.
     queued: list[_Queued | None] = field(default_factory=list)
     dialect: Dialect | None = None
 
     @classmethod
     def of(cls, connection: psycopg.AsyncConnection[Any]) -> LibpqState:
         return cls(Transformer.from_context(connection))
+
+
+class Pending:
+    """The rows of a SELECT sent in a writer's pipeline, there once the pipeline is read (with
+    the transaction's next statement that waits for its result); or of one already run."""
+
+    __slots__ = ("_rows", "_pipeline")
+
+    def __init__(self, rows: Rows | None = None) -> None:
+        self._rows = rows
+        self._pipeline: tuple[psycopg.AsyncConnection[Any], LibpqState] | None = None
+
+    async def rows(self) -> Rows:
+        """The statement's rows, reading the pipeline first if nothing has read it yet."""
+        if self._rows is None and self._pipeline is not None and self._pipeline[1].queued:
+            await _synced(*self._pipeline)
+        if self._rows is None:  # its pipeline failed (that error was raised) or was dropped
+            raise RuntimeError("The statement's rows were never read.")
+        return self._rows
+
+
+_Queued = tuple[Form, Any, Check | None, Pending | None]
 
 
 # Each dialect's numbered twin, for as long as its engine lives.
@@ -173,7 +196,8 @@ async def _synced(
 ) -> list[PGresult]:
     """Close the pipeline (``commit``: with a ``COMMIT`` at its end): the results of every
     statement in it, in order (``BEGIN``'s too), raising the first one's error as SQLAlchemy's,
-    for the statement that failed; then the row counts' checks (unless ``checks`` is off)."""
+    for the statement that failed; then, unless ``checks`` is off (a rollback), the row counts'
+    checks and the collected rows."""
     pgconn = connection.pgconn
     queued, state.queued = state.queued, []
     try:
@@ -183,7 +207,7 @@ async def _synced(
         pgconn.pipeline_sync()
         results = await _results(pgconn, until_sync=True)
     except psycopg.Error as error:
-        form, arguments, _ = next(entry for entry in queued if entry is not None)
+        form, arguments, *_ = next(entry for entry in queued if entry is not None)
         assert state.dialect is not None
         raise _wrapped(connection, state.dialect, form, arguments, error) from error
     finally:
@@ -193,15 +217,51 @@ async def _synced(
             continue
         failure = pg_errors.error_from_result(result, encoding=connection.info.encoding)
         # ``BEGIN`` or ``COMMIT`` (``None``) failing is charged to the statement next to it.
-        form, arguments, _ = next(
+        form, arguments, *_ = next(
             entry for entry in (*queued[index:], *reversed(queued[:index])) if entry is not None
         )
         assert state.dialect is not None
         raise _wrapped(connection, state.dialect, form, arguments, failure) from failure
+    if not checks:
+        return results
     for entry, result in zip(queued, results, strict=True):
-        if checks and entry is not None and entry[2] is not None:
-            entry[2](result.command_tuples or 0)
+        if entry is None:
+            continue
+        form, arguments, check, pending = entry
+        if check is not None:
+            check(result.command_tuples or 0)
+        if pending is not None:
+            assert state.dialect is not None
+            pending._rows = _rows_of(connection, state, state.dialect, form, arguments, result)
     return results
+
+
+def _rows_of(
+    connection: psycopg.AsyncConnection[Any],
+    state: LibpqState,
+    dialect: Dialect,
+    form: Form,
+    arguments: Any,
+    result: PGresult,
+) -> Rows:
+    """A statement's result as the cursor would have given it, read by the connection's
+    adapters."""
+    transformer = state.transformer
+    try:
+        transformer.set_pgresult(result)
+        fetched = transformer.load_rows(0, result.ntuples, tuple) if form.keys else []
+    except psycopg.Error as error:
+        raise _wrapped(connection, dialect, form, arguments, error) from error
+    finally:
+        transformer.set_pgresult(None)
+    # The column types, read once per form, as the cursor's description gives them.
+    description = (
+        [(None, result.ftype(index)) for index in range(result.nfields)]
+        if form.result_processors is None
+        else None
+    )
+    count = result.command_tuples
+    return form.rows(description, fetched, result.ntuples if count is None else count)
 
 
 async def run_on_libpq(
@@ -214,18 +274,21 @@ async def run_on_libpq(
     begin: bool = False,
     deferred: bool = False,
     check: Check | None = None,
+    collect: Pending | None = None,
 ) -> Rows:
     """``prepared`` on ``connection``'s libpq, ``BEGIN`` sent before it when ``begin``.
 
     ``deferred``: sent without waiting for its result, which is read, and its error raised,
     with the next statement that is not deferred (or by SQLAlchemy's listeners); ``check`` is
-    then called with its row count, and its ``Rows`` are ``DEFERRED``. Statements sent together
-    go in one libpq pipeline: one round trip for all of them.
+    then called with its row count, and its ``Rows`` are ``DEFERRED``. ``collect`` defers it
+    too, its rows then in ``collect``. Statements sent together go in one libpq pipeline: one
+    round trip for all of them.
 
     ``dialect`` is a ``numbered_twin``; a driver error comes out as SQLAlchemy's,
     ``connection_invalidated`` when the connection was lost."""
     transformer = state.transformer
     pgconn = connection.pgconn
+    deferred = deferred or collect is not None
     form = prepared.form(dialect, parameters)
     arguments = form.arguments(parameters)
     assert not (begin and state.queued), "a BEGIN inside an open transaction's pipeline"
@@ -257,31 +320,19 @@ async def run_on_libpq(
     except psycopg.Error as error:
         raise _wrapped(connection, dialect, form, arguments, error) from error
     if deferred:
-        state.queued.append((form, arguments, check))
+        state.queued.append((form, arguments, check, collect))
+        if collect is not None:
+            collect._pipeline = (connection, state)
         return DEFERRED
     if pipelined:
-        state.queued.append((form, arguments, None))
+        state.queued.append((form, arguments, None, None))
         result = (await _synced(connection, state))[-1]
     else:
         try:
             result = _checked(connection, await _results(pgconn))
         except psycopg.Error as error:
             raise _wrapped(connection, dialect, form, arguments, error) from error
-    try:
-        transformer.set_pgresult(result)
-        fetched = transformer.load_rows(0, result.ntuples, tuple) if form.keys else []
-    except psycopg.Error as error:
-        raise _wrapped(connection, dialect, form, arguments, error) from error
-    finally:
-        transformer.set_pgresult(None)
-    # The column types, read once per form, as the cursor's description gives them.
-    description = (
-        [(None, result.ftype(index)) for index in range(result.nfields)]
-        if form.result_processors is None
-        else None
-    )
-    count = result.command_tuples
-    return form.rows(description, fetched, result.ntuples if count is None else count)
+    return _rows_of(connection, state, dialect, form, arguments, result)
 
 
 # A writer's connection's state, for as long as psycopg's connection lives.
@@ -310,10 +361,11 @@ async def run_on_writer(
     *,
     deferred: bool = False,
     check: Check | None = None,
+    collect: Pending | None = None,
 ) -> Rows:
     """``prepared`` in the writer's transaction on ``connection``, which it starts if none is
-    open yet (an autocommit connection runs it on its own); ``deferred`` and ``check``: see
-    ``run_on_libpq``."""
+    open yet (an autocommit connection runs it on its own); ``deferred``, ``check`` and
+    ``collect``: see ``run_on_libpq``."""
     state = _WRITERS.get(connection)
     if state is None:
         state = _WRITERS[connection] = LibpqState.of(connection)
@@ -331,6 +383,7 @@ async def run_on_writer(
         begin=begin,
         deferred=deferred,
         check=check,
+        collect=collect,
     )
 
 
@@ -342,12 +395,13 @@ async def run_on_psycopg(
     *,
     deferred: bool = False,
     check: Check | None = None,
+    collect: Pending | None = None,
 ) -> Rows:
     """``prepared`` on the session's psycopg connection (``driver``, its psycopg connection,
     when the caller has it), in its current transaction: through libpq (``run_on_writer``,
-    ``deferred`` there) where the connection allows it, else on psycopg's cursor, and through
-    SQLAlchemy while something listens to the SQL it sends (``deferred`` has no effect on
-    those two)."""
+    ``deferred`` and ``collect`` there) where the connection allows it, else on psycopg's
+    cursor, and through SQLAlchemy while something listens to the SQL it sends (``deferred``
+    and ``collect`` have no effect on those two: the statement runs at once)."""
     sync_connection = connection.sync_connection
     assert sync_connection is not None
     if observed(sync_connection):
@@ -359,7 +413,13 @@ async def run_on_psycopg(
     try:
         if writes_through_libpq(driver):
             return await run_on_writer(
-                driver, numbered_twin(dialect), prepared, parameters, deferred=deferred, check=check
+                driver,
+                numbered_twin(dialect),
+                prepared,
+                parameters,
+                deferred=deferred,
+                check=check,
+                collect=collect,
             )
         return await run_on_psycopg_driver(driver, dialect, prepared, parameters)
     except DBAPIError as error:
@@ -398,10 +458,10 @@ def settle_before_sqlalchemy(engine: AsyncEngine) -> None:
     def before_commit(connection: Connection) -> None:
         # The COMMIT goes at the end of the pipeline, in its round trip; psycopg's own commit
         # then finds no transaction open and sends nothing. Not after a row count to check,
-        # which may still refuse the transaction.
+        # which may still refuse the transaction, nor rows to collect, whose reading may fail.
         if (pipeline := _open_pipeline(connection)) is not None:
             queued = pipeline[1].queued
-            checked = any(entry is not None and entry[2] is not None for entry in queued)
+            checked = any(entry is not None and entry[2:] != (None, None) for entry in queued)
             await_only(_synced(*pipeline, commit=not checked))
 
     def before_rollback(connection: Connection) -> None:

@@ -11,9 +11,10 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.db import run_prepared
+from app.db import run_prepared, send_prepared
 from app.domain.actors import Actor
 from app.domain.webhooks import DeliveryStatus
+from app.libpq import Pending
 from app.models import CustomerNotification, OutboxMessage, WebhookDelivery, WebhookSubscription
 from app.prepared import Prepared
 from app.repositories.rows import insert_new
@@ -38,12 +39,26 @@ _PARTNER_SUBSCRIBERS = Prepared(
 )
 
 
+async def look_up_subscribers(session: AsyncSession, partner_id: uuid.UUID | None) -> Pending:
+    """The active subscriptions an order of ``partner_id`` reaches (staff subscriptions, with
+    no partner, and the order's own partner's), sent now and read later (``send_prepared``):
+    on PostgreSQL with the transaction's next statement that waits for its result."""
+    if partner_id is None:
+        return await send_prepared(session, _STAFF_SUBSCRIBERS)
+    return await send_prepared(session, _PARTNER_SUBSCRIBERS, {"partner_id": partner_id})
+
+
 async def subscribers(
-    session: AsyncSession, event_type: str, partner_id: uuid.UUID | None
+    session: AsyncSession,
+    event_type: str,
+    partner_id: uuid.UUID | None,
+    lookup: Pending | None = None,
 ) -> list[uuid.UUID]:
     """The ids of the active subscriptions interested in ``event_type`` for an order of
-    ``partner_id``: staff subscriptions (no partner) and the order's own partner's."""
-    if partner_id is None:
+    ``partner_id``, from ``lookup`` when the caller sent it earlier."""
+    if lookup is not None:
+        rows = await lookup.rows()
+    elif partner_id is None:
         rows = await run_prepared(session, _STAFF_SUBSCRIBERS)
     else:
         rows = await run_prepared(session, _PARTNER_SUBSCRIBERS, {"partner_id": partner_id})

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from psycopg.pq import TransactionStatus
@@ -22,12 +23,15 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError
 
 from app import libpq
-from app.db import Database, run_prepared
+from app.db import Database, run_prepared, send_prepared
+from app.domain.roles import Role
 from app.models import Customer
 from app.prepared import Prepared
 from app.repositories.rows import _insert_into, new_values
 from app.repositories.scoping import _row_by_id
 from app.settings import Settings
+from tests.conftest import KeyFactory, is_postgresql
+from tests.factories import create_order
 
 CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
 BY_ID = _row_by_id(CUSTOMERS, False)
@@ -345,3 +349,96 @@ async def test_a_rollback_does_not_check_the_row_counts_it_drops(db: Database) -
     finally:
         await writer.close()
     assert await _names(db) == ["Next"]
+
+
+async def test_a_select_sent_ahead_is_read_with_the_next_statement(db: Database) -> None:
+    writer = db.new_session(write=True)
+    try:
+        earlier, later = await _committed(writer, "Earlier"), _customer("Later")
+        pending = await send_prepared(writer, BY_ID, {"row_id": earlier["id"]})
+        await _insert(writer, later)
+        driver = await _driver(writer)
+        assert _queued(driver) == 3  # BEGIN, the SELECT and the INSERT, sent, not yet read
+        rows = await run_prepared(writer, BY_ID, {"row_id": later["id"]})
+        assert _queued(driver) == 0 and [row.name for row in rows] == ["Later"]
+        # Read in that same round trip: nothing is left to send or read for it.
+        assert [row.name for row in await pending.rows()] == ["Earlier"]
+        await writer.commit()
+    finally:
+        await writer.close()
+    assert await _names(db) == ["Earlier", "Later"]
+
+
+async def test_a_select_sent_ahead_is_read_when_asked_for_and_keeps_out_the_commit(
+    db: Database,
+) -> None:
+    writer = db.new_session(write=True)
+    try:
+        values = await _committed(writer, "Asked for")
+        pending = await send_prepared(writer, BY_ID, {"row_id": values["id"]})
+        assert [row.name for row in await pending.rows()] == ["Asked for"]  # its own trip
+        unread = await send_prepared(writer, BY_ID, {"row_id": values["id"]})
+        await _insert(writer, _customer("Committed after the rows"))
+        driver = await _driver(writer)
+        seen = []
+        psycopgs_commit = driver.commit
+
+        async def commit() -> None:
+            seen.append(driver.info.transaction_status)
+            await psycopgs_commit()
+
+        driver.commit = commit
+        try:
+            await writer.commit()
+        finally:
+            del driver.commit
+        # Rows to read keep the COMMIT out of the pipeline: psycopg sends it once they are.
+        assert seen == [TransactionStatus.INTRANS]
+        assert [row.name for row in await unread.rows()] == ["Asked for"]
+    finally:
+        await writer.close()
+    assert await _names(db) == ["Asked for", "Committed after the rows"]
+
+
+async def test_a_select_sent_ahead_has_no_rows_when_an_earlier_statement_failed(
+    db: Database,
+) -> None:
+    writer = db.new_session(write=True)
+    try:
+        taken = await _committed(writer, "Taken")
+        await run_prepared(writer, BY_ID, {"row_id": taken["id"]})  # prepared: sent at once
+        await _insert(writer, {**taken, "name": "Duplicate"})
+        pending = await send_prepared(writer, BY_ID, {"row_id": taken["id"]})
+        with pytest.raises(IntegrityError):
+            await pending.rows()
+        with pytest.raises(RuntimeError, match="never read"):
+            await pending.rows()
+        await writer.rollback()
+    finally:
+        await writer.close()
+    assert await _names(db) == ["Taken"]
+
+
+async def test_a_creation_is_two_round_trips(
+    client: httpx.AsyncClient,
+    keys: KeyFactory,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``BEGIN``, the new customer and watch, the webhook subscribers and the year's number;
+    then the order, its event, the outbox message and ``COMMIT``."""
+    if not is_postgresql(database_url):
+        pytest.skip("the libpq path is PostgreSQL's")
+    counter = await keys.headers(Role.COUNTER)
+    await create_order(client, counter)  # every statement prepared on the connection
+    trips = 0
+    results = libpq._results
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal trips
+        trips += 1
+        return await results(*args, **kwargs)
+
+    monkeypatch.setattr(libpq, "_results", counted)
+    await create_order(client, counter)
+    assert trips == 2
