@@ -268,24 +268,31 @@ async def test_a_rollback_drops_the_deferred_statements_quietly(db: Database) ->
     assert await _names(db) == ["Next", "Taken"]
 
 
+async def _status_at_psycopgs_commit(writer: Any, driver: Any) -> list[TransactionStatus]:
+    """Commit ``writer``, noting the connection's transaction status each time SQLAlchemy asks
+    psycopg to commit: IDLE when the ``COMMIT`` already went in the pipeline."""
+    seen = []
+    psycopgs_commit = driver.commit
+
+    async def commit() -> None:
+        seen.append(driver.info.transaction_status)
+        await psycopgs_commit()
+
+    driver.commit = commit
+    try:
+        await writer.commit()
+    finally:
+        del driver.commit
+    return seen
+
+
 async def test_the_commit_goes_with_the_deferred_statements(db: Database) -> None:
     writer = db.new_session(write=True)
     try:
         await _insert(writer, _customer("Committed with its COMMIT"))
         driver = await _driver(writer)
         assert _queued(driver) == 2  # BEGIN and the INSERT
-        seen = []
-        psycopgs_commit = driver.commit
-
-        async def commit() -> None:
-            seen.append(driver.info.transaction_status)
-            await psycopgs_commit()
-
-        driver.commit = commit
-        try:
-            await writer.commit()
-        finally:
-            del driver.commit
+        seen = await _status_at_psycopgs_commit(writer, driver)
         # By the time SQLAlchemy asked psycopg to commit, the COMMIT had gone with the INSERT.
         assert seen == [TransactionStatus.IDLE]
         assert _queued(driver) == 0
@@ -380,18 +387,7 @@ async def test_a_select_sent_ahead_is_read_when_asked_for_and_keeps_out_the_comm
         unread = await send_prepared(writer, BY_ID, {"row_id": values["id"]})
         await _insert(writer, _customer("Committed after the rows"))
         driver = await _driver(writer)
-        seen = []
-        psycopgs_commit = driver.commit
-
-        async def commit() -> None:
-            seen.append(driver.info.transaction_status)
-            await psycopgs_commit()
-
-        driver.commit = commit
-        try:
-            await writer.commit()
-        finally:
-            del driver.commit
+        seen = await _status_at_psycopgs_commit(writer, driver)
         # Rows to read keep the COMMIT out of the pipeline: psycopg sends it once they are.
         assert seen == [TransactionStatus.INTRANS]
         assert [row.name for row in await unread.rows()] == ["Asked for"]
