@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, bindparam, exists, func, or_, update
 from sqlalchemy.orm import aliased
@@ -39,13 +40,19 @@ _PARTNER_SUBSCRIBERS = Prepared(
 )
 
 
-async def look_up_subscribers(session: AsyncSession, partner_id: uuid.UUID | None) -> Pending:
-    """The active subscriptions an order of ``partner_id`` reaches (staff subscriptions, with
-    no partner, and the order's own partner's), sent now and read later (``send_prepared``):
-    on PostgreSQL with the transaction's next statement that waits for its result."""
+def _subscribers_query(partner_id: uuid.UUID | None) -> tuple[Prepared, dict[str, Any] | None]:
+    """The statement, and its parameters, for the active subscriptions an order of
+    ``partner_id`` reaches: staff subscriptions (no partner) and the order's own partner's."""
     if partner_id is None:
-        return await send_prepared(session, _STAFF_SUBSCRIBERS)
-    return await send_prepared(session, _PARTNER_SUBSCRIBERS, {"partner_id": partner_id})
+        return _STAFF_SUBSCRIBERS, None
+    return _PARTNER_SUBSCRIBERS, {"partner_id": partner_id}
+
+
+async def look_up_subscribers(session: AsyncSession, partner_id: uuid.UUID | None) -> Pending:
+    """The active subscriptions an order of ``partner_id`` reaches, sent now and read later
+    (``send_prepared``): on PostgreSQL with the transaction's next statement that waits for
+    its result."""
+    return await send_prepared(session, *_subscribers_query(partner_id))
 
 
 async def subscribers(
@@ -58,10 +65,8 @@ async def subscribers(
     ``partner_id``, from ``lookup`` when the caller sent it earlier."""
     if lookup is not None:
         rows = await lookup.rows()
-    elif partner_id is None:
-        rows = await run_prepared(session, _STAFF_SUBSCRIBERS)
     else:
-        rows = await run_prepared(session, _PARTNER_SUBSCRIBERS, {"partner_id": partner_id})
+        rows = await run_prepared(session, *_subscribers_query(partner_id))
     return [row.id for row in rows if not row.event_types or event_type in row.event_types]
 
 
