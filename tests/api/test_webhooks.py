@@ -241,6 +241,35 @@ async def test_partners_receive_only_their_own_orders_events(
     assert hidden.status_code == 404
 
 
+async def test_a_transition_reaches_its_own_partners_subscription_and_the_staffs(
+    hooked: Any,
+) -> None:
+    """A transition asks for its subscribers by the order's id, before the order is read."""
+    _, client, keys = hooked
+    counter = await keys.headers(Role.COUNTER)
+    manager = await keys.headers(Role.MANAGER)
+    mine = await keys.headers(Role.PARTNER, partner_id=await keys.partner("A"))
+    other = await keys.headers(Role.PARTNER, partner_id=await keys.partner("B"))
+    moved = ["repair_order.transitioned"]
+    own_hook = await subscribe(client, mine, "http://127.0.0.1:9/a", event_types=moved)
+    staff_hook = await subscribe(client, manager, "http://127.0.0.1:9/staff", event_types=moved)
+    orders = [await create_order(client, headers) for headers in (mine, other, counter)]
+    for order in orders[:2]:
+        await transition(client, counter, order["id"], "receive")
+    await transition(client, await keys.headers(Role.TECHNICIAN), orders[2]["id"],
+                     "start_diagnosis")  # fmt: skip
+
+    async def reached(hook: dict[str, Any], headers: dict[str, str]) -> list[str]:
+        deliveries = await client.get(
+            f"/v1/webhook-subscriptions/{hook['id']}/deliveries", headers=headers
+        )
+        assert deliveries.status_code == 200, deliveries.text
+        return sorted(d["order_id"] for d in deliveries.json()["items"])
+
+    assert await reached(own_hook, mine) == [orders[0]["id"]]
+    assert await reached(staff_hook, manager) == sorted(order["id"] for order in orders)
+
+
 async def test_secret_rotation_signs_with_both_secrets_during_the_overlap(
     hooked: Any, receiver: tuple[Receiver, LiveServer]
 ) -> None:
