@@ -92,10 +92,22 @@ def _cpu_seconds(root_pid: int) -> float:
     return total
 
 
+def is_local_postgres(url: str) -> bool:
+    """Whether ``url`` reaches a PostgreSQL server on this machine: over loopback, or through
+    a Unix socket (no host, as libpq defaults to, or a socket folder as the ``host`` query
+    parameter)."""
+    parsed = make_url(url)
+    if parsed.host is None:
+        socket = parsed.query.get("host")
+        folder = socket[0] if isinstance(socket, tuple) else socket
+        return folder is None or folder.startswith("/")
+    return parsed.host in ("127.0.0.1", "localhost", "::1")
+
+
 def postgres_server_pid(url: str) -> int | None:
     """The postmaster of the PostgreSQL server at ``url``, whose processes' CPU the report
     adds up; None when the server is not on this machine or its processes cannot be read."""
-    if make_url(url).host not in ("127.0.0.1", "localhost", "::1"):
+    if not is_local_postgres(url):
         return None
     engine = create_engine(sync_database_url(url))
     try:

@@ -4,7 +4,7 @@ same repeat, each operation judged against the issue's targets) and the in-proce
 from __future__ import annotations
 
 from bench.compare import Side, parse_table, report
-from bench.run import summary
+from bench.run import is_local_postgres, summary
 
 
 def _run(
@@ -84,3 +84,13 @@ _TABLE = """| operation | CPU ms/request (median) | rounds |
 | bare | 0.040 | {bare} |
 | get_order | 0.410 | {get} |
 """
+
+
+def test_a_postgresql_on_loopback_or_its_unix_socket_is_local_and_another_host_is_not() -> None:
+    """Its processes' CPU is then added up in the report (the database's CPU per request)."""
+    assert is_local_postgres("postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    assert is_local_postgres("postgresql+psycopg://postgres@localhost/test")
+    assert is_local_postgres("postgresql+psycopg://postgres@/test?host=/var/run/postgresql")
+    assert is_local_postgres("postgresql+psycopg://postgres@/test")
+    assert not is_local_postgres("postgresql+psycopg://postgres@db.internal:5432/test")
+    assert not is_local_postgres("postgresql+psycopg://postgres@/test?host=db.internal")
