@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine, make_url
 from app.domain.roles import Role
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import KeyFactory
+from tests.conftest import KeyFactory, is_postgresql
 from tests.factories import create_order, transition
 
 _SOCKET_FOLDER = Path("/var/run/postgresql")
@@ -22,9 +22,9 @@ _SOCKET_FOLDER = Path("/var/run/postgresql")
 async def test_orders_are_taken_in_moved_and_read_through_the_unix_socket(
     settings: Settings, clean_database: Engine
 ) -> None:
-    url = make_url(settings.database_url)
-    if url.get_backend_name() != "postgresql":
+    if not is_postgresql(settings.database_url):
         pytest.skip("a PostgreSQL server's socket")
+    url = make_url(settings.database_url)
     if not (_SOCKET_FOLDER / f".s.PGSQL.{url.port or 5432}").exists():
         pytest.skip(f"no PostgreSQL socket in {_SOCKET_FOLDER} on this machine")
     through_socket = url.set(host=None, port=None).update_query_dict(

@@ -244,7 +244,8 @@ async def test_partners_receive_only_their_own_orders_events(
 async def test_a_transition_reaches_its_own_partners_subscription_and_the_staffs(
     hooked: Any,
 ) -> None:
-    """A transition asks for its subscribers by the order's id, before the order is read."""
+    """A transition's message goes to the subscriptions its order's partner decides: that
+    partner's own and the staff's."""
     _, client, keys = hooked
     counter = await keys.headers(Role.COUNTER)
     manager = await keys.headers(Role.MANAGER)
