@@ -1,4 +1,4 @@
-"""The ``atelier`` command: serve, migrate, and issue API keys."""
+"""The ``atelier`` command: serve, migrate, issue API keys, and maintenance."""
 
 from __future__ import annotations
 
@@ -157,6 +157,23 @@ def _idempotency_purge(_args: argparse.Namespace) -> int:
     return 0
 
 
+async def _refresh_documents() -> int:
+    from app.db import Database
+    from app.services.order_documents import refresh
+
+    db = Database.from_settings(get_settings())
+    try:
+        return await refresh(db)
+    finally:
+        await db.dispose()
+
+
+def _documents_refresh(_args: argparse.Namespace) -> int:
+    written = asyncio.run(_refresh_documents())
+    print(f"{written} order document(s) written", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="atelier", description="Atelier watch workshop API")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -197,6 +214,13 @@ def build_parser() -> argparse.ArgumentParser:
         "expire", help="send orders whose quote validity passed back to diagnosed (run daily)"
     )
     expire.set_defaults(handler=_quotes_expire)
+
+    documents = commands.add_parser("documents", help="the orders' documents, for list pages")
+    document_commands = documents.add_subparsers(dest="documents_command", required=True)
+    refresh = document_commands.add_parser(
+        "refresh", help="write the documents orders lack (once after upgrading; safe while serving)"
+    )
+    refresh.set_defaults(handler=_documents_refresh)
     return parser
 
 

@@ -74,7 +74,7 @@ class Form:
 
     __slots__ = (
         "sql", "compiled", "positions", "bind_processors", "keys", "types", "result_processors",
-        "row",
+        "row", "plain",
     )  # fmt: skip
 
     def __init__(
@@ -94,6 +94,7 @@ class Form:
         # Worked out at the first run, from the driver's column types, as SQLAlchemy does.
         self.result_processors: tuple[Processor | None, ...] | None = None
         self.row = _row_class(self.keys)
+        self.plain = False
 
     def arguments(self, parameters: Mapping[str, Any] | None) -> Any:
         """The driver's arguments: the statement's parameters, converted for their types."""
@@ -122,6 +123,11 @@ class Form:
                 for kind, code in zip(self.types, codes, strict=True)
             )
         make = self.row
+        if self.plain and not any(processors):
+            # Text columns (a list page's documents): the driver's rows as they are.
+            return Rows(
+                self.keys, fetched if isinstance(fetched, list) else list(fetched), rowcount
+            )
         return Rows(
             self.keys,
             [
@@ -137,14 +143,16 @@ Statement = Select[Any] | Insert | Update
 
 class Prepared:
     """A SELECT, an INSERT (an upsert too, with RETURNING) or an UPDATE that hot requests run
-    again and again."""
+    again and again. ``plain_rows``: when no value read needs converting, its rows are the
+    driver's tuples, read by position only (a list page's fifty)."""
 
-    __slots__ = ("statement", "_forms")
+    __slots__ = ("statement", "plain_rows", "_forms")
 
-    def __init__(self, statement: Statement) -> None:
+    def __init__(self, statement: Statement, *, plain_rows: bool = False) -> None:
         if not isinstance(statement, Select | Insert | Update):
             raise TypeError("Only a SELECT, an INSERT or an UPDATE can be prepared.")
         self.statement = statement
+        self.plain_rows = plain_rows
         self._forms: dict[tuple[type[Dialect], str, tuple[str, ...] | None], Form] = {}
 
     def form(self, dialect: Dialect, parameters: Mapping[str, Any] | None) -> Form:
@@ -156,6 +164,7 @@ class Prepared:
         form = self._forms.get(key)
         if form is None:
             form = self._forms[key] = _compile(self.statement, dialect, columns)
+            form.plain = self.plain_rows
         return form
 
 

@@ -7,6 +7,7 @@ table is emptied and the rows the migrations seeded are put back.
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -18,13 +19,16 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, event, insert, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 
 from app.db import sync_database_url
 from app.domain.roles import Role
 from app.main import create_app
 from app.migrate import upgrade_to_head
-from app.models import Partner, metadata
+from app.models import Partner, RepairOrder, metadata
+from app.repositories.repair_orders import ACTIONS_MARK
 from app.services import api_keys as api_key_service
+from app.services.order_documents import document_of
 from app.settings import Settings
 
 
@@ -142,13 +146,36 @@ def _release_clock(clock: TestClock) -> Iterator[None]:
     clock.release()
 
 
+def stale_documents(engine: Engine) -> list[str]:
+    """The orders whose document (``app/services/order_documents.py``) is not what their
+    columns make now: none, whatever wrote them. Orders without one are not stale."""
+    with engine.connect() as connection:
+        rows = connection.execute(RepairOrder.__table__.select()).mappings().all()  # type: ignore[attr-defined]
+    return [
+        str(row["id"])
+        for row in rows
+        if row["document"] is not None and _parsed(row["document"]) != _parsed(document_of(row))
+    ]
+
+
+def _parsed(document: str) -> Any:
+    return json.loads(document.replace(ACTIONS_MARK, "null", 1))
+
+
 @pytest.fixture
 def clean_database(
     sync_engine: Engine, seeded_rows: dict[str, list[dict[str, Any]]]
 ) -> Iterator[Engine]:
-    """The migrated database, put back to its seeded state once the test is over."""
+    """The migrated database, put back to its seeded state once the test is over. Before
+    that, every order's document must still be what its columns make (whatever the test's
+    requests wrote), or the test errs."""
     yield sync_engine
+    try:
+        stale = stale_documents(sync_engine)
+    except OperationalError:
+        stale = []  # the database is gone (a fault test): nothing to look at
     restore_seeded_state(sync_engine, seeded_rows)
+    assert not stale, f"orders whose document is stale: {stale}"
 
 
 @pytest.fixture

@@ -86,6 +86,13 @@ class RepairOrder(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = updated_at_field()
 
+    # The order as the API presents it (RepairOrderRead), written with each change of it, but
+    # for the caller's actions: a list page reads it instead of formatting every column of its
+    # fifty orders (docs/benchmarks.md, fifteenth round). Written by
+    # ``app.services.order_documents``; a database trigger empties it when a write changes the
+    # row without writing it, and the order is then presented from its columns.
+    document: str | None = Field(default=None, sa_type=Text)
+
 
 class OrderEvent(SQLModel, table=True):
     """One line of the audit trail. Rows are never updated (a database trigger refuses it)."""

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.db import run_prepared
+from app.db import run_core, run_prepared
 from app.domain.actors import Actor
 from app.domain.errors import Conflict
 from app.models import Customer, OrderEvent, OrderNumberCounter, RepairOrder, Watch
@@ -32,6 +32,11 @@ from app.repositories.scoping import (
 )
 
 ORDERS = table_of(RepairOrder)
+
+# Where an order's document (``app/services/order_documents.py``) leaves the caller's actions:
+# JSON text never holds a raw control character (a string escapes it), so the mark cannot be
+# part of a value.
+ACTIONS_MARK = "\x1f"
 
 
 async def next_order_sequence(session: AsyncSession, year: int) -> int:
@@ -172,6 +177,23 @@ def _documents(runs: Sequence[Sequence[str]], extra: Sequence[str]) -> sa.Select
     return sa.select(*columns, *(orders[name] for name in extra))
 
 
+def _listed() -> sa.Select[Any]:
+    """Orders as a list page reads them: the order's document (a JSON object's text) or, when
+    it has none, its id's text; then its status. Text alone: no value to convert."""
+    orders = ORDERS.c
+    document = sa.func.coalesce(orders.document, sa.cast(orders.id, sa.String()))
+    return sa.select(document.label("document"), orders.status.label("document_status"))
+
+
+@functools.lru_cache(maxsize=1024)
+def _shape(filters: OrderFilters) -> tuple[str, tuple[str, ...]]:
+    """The filters' fingerprint (their cursors' binding) and the conditions they set: worked
+    out once for filters a client asks for again and again (the next pages, a poll)."""
+    fingerprint = filters_fingerprint({**vars(filters), "statuses": sorted(filters.statuses)})
+    conditions = tuple(name for name in _CONDITIONS if getattr(filters, name) not in (None, ""))
+    return fingerprint, conditions
+
+
 @functools.lru_cache(maxsize=256)
 def _page_statement(
     runs: tuple[tuple[str, ...], ...],
@@ -185,7 +207,7 @@ def _page_statement(
     """A list page's statement for one shape of request (which filters it has, how many
     statuses, a cursor or not), built and compiled once (``app/prepared.py``)."""
     orders = ORDERS.c
-    statement = _documents(runs, extra)
+    statement = _listed()
     if scoped:
         statement = statement.where(orders.partner_id == sa.bindparam("scope_partner_id"))
     if statuses:
@@ -204,7 +226,7 @@ def _page_statement(
             )
         )
     statement = statement.order_by(orders.created_at.desc(), orders.id.desc())
-    return Prepared(statement.limit(sa.bindparam("page_rows", type_=sa.Integer())))
+    return Prepared(statement.limit(sa.bindparam("page_rows", type_=sa.Integer())), plain_rows=True)
 
 
 @functools.lru_cache(maxsize=16)
@@ -248,13 +270,13 @@ async def list_documents(
     limit: int,
     cursor: str | None,
 ) -> tuple[Sequence[Sequence[Any]], str | None]:
-    """One page of the caller's orders that pass ``filters``, newest first. Each row holds, for
-    each run of column names in ``runs``, those columns written as one JSON object by the
-    database (``json_fields``), then the values of the ``extra`` columns. ``id`` and
-    ``created_at`` must be in a run."""
-    fingerprint = filters_fingerprint({**vars(filters), "statuses": sorted(filters.statuses)})
+    """One page of the caller's orders that pass ``filters``, newest first. A row is the
+    order's document (``app/services/order_documents.py``) and status; for an order without a
+    document, None, then what ``get_document`` reads: for each run of column names in
+    ``runs``, those columns written as one JSON object by the database (``json_fields``), then
+    the values of the ``extra`` columns. ``id`` and ``created_at`` must be in a run."""
+    fingerprint, conditions = _shape(filters)
     parameters: dict[str, Any] = {f"status_{i}": s for i, s in enumerate(filters.statuses)}
-    conditions = tuple(name for name in _CONDITIONS if getattr(filters, name) not in (None, ""))
     parameters.update((name, getattr(filters, name)) for name in conditions)
     if filters.q:
         parameters["q"] = f"%{filters.q}%"
@@ -273,10 +295,53 @@ async def list_documents(
         after=bool(cursor),
     )
     page, last = trimmed(await run_prepared(session, statement, parameters), limit)
+    rows: Sequence[Sequence[Any]] = page
+    if missing := [index for index, row in enumerate(page) if row[0][0] != "{"]:
+        # Orders without a document (not yet refreshed, or written by another path): read as
+        # a read by id reads them, from their columns.
+        read: dict[int, Sequence[Any] | None] = {}
+        for index in missing:
+            order_id = uuid.UUID(page[index][0])
+            columns = await get_document(session, actor, order_id, runs=runs, extra=extra)
+            read[index] = (None, *columns) if columns is not None else None
+        rows = [row for row in (read.get(i, row) for i, row in enumerate(page)) if row is not None]
     if last is None:
-        return page, None
-    id_run = next(i for i, run in enumerate(runs) if "id" in run)
-    created_run = next(i for i, run in enumerate(runs) if "created_at" in run)
-    created_at = datetime.fromisoformat(json.loads(last[created_run])["created_at"])
-    last_id = uuid.UUID(json.loads(last[id_run])["id"])
-    return page, encode_cursor(created_at, last_id, fingerprint)
+        return rows, None
+    if rows[-1][0] is not None:
+        # The actions' mark is no JSON: any value will do in its place.
+        document = json.loads(rows[-1][0].replace(ACTIONS_MARK, "null", 1))
+        created_text, id_text = document["created_at"], document["id"]
+    else:
+        id_run = next(i for i, run in enumerate(runs) if "id" in run)
+        created_run = next(i for i, run in enumerate(runs) if "created_at" in run)
+        created_text = json.loads(rows[-1][1 + created_run])["created_at"]
+        id_text = json.loads(rows[-1][1 + id_run])["id"]
+    created_at, last_id = datetime.fromisoformat(created_text), uuid.UUID(id_text)
+    return rows, encode_cursor(created_at, last_id, fingerprint)
+
+
+async def without_document(
+    session: AsyncSession, after: uuid.UUID | None, limit: int
+) -> list[dict[str, Any]]:
+    """Up to ``limit`` orders without a document, in id order after ``after``: column values."""
+    statement = sa.select(ORDERS).where(ORDERS.c.document.is_(None))
+    if after is not None:
+        statement = statement.where(ORDERS.c.id > after)
+    result = await run_core(session, statement.order_by(ORDERS.c.id).limit(limit))
+    return [dict(row._mapping) for row in result]
+
+
+_WRITE_DOCUMENT = (
+    sa.update(ORDERS)
+    .where(ORDERS.c.id == sa.bindparam("order_id"))
+    .where(ORDERS.c.version == sa.bindparam("order_version"))
+    .where(ORDERS.c.document.is_(None))
+    .values(document=sa.bindparam("new_document"))
+)
+
+
+async def write_documents(session: AsyncSession, documents: Sequence[dict[str, Any]]) -> None:
+    """Each ``{"order_id", "order_version", "new_document"}``: the order's document, unless
+    the order changed since it was read (its own write then wrote one, or left it empty)."""
+    if documents:
+        await run_core(session, _WRITE_DOCUMENT, list(documents))

@@ -44,6 +44,8 @@ from app.schemas.transitions import TransitionCommand
 from app.services import repair_orders as order_service
 from app.services import tracking as tracking_service
 from app.services import transitions as transition_service
+from app.services.billing import BILLING_INPUTS, billing
+from app.services.order_documents import ACTIONS_MARK, actions_by_status, presented
 
 router = api_router("/v1/repair-orders", "repair-orders")
 OrderReader = Annotated[
@@ -65,20 +67,28 @@ def representation(values: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
     the actions the caller may take are worked out here."""
     source = {
         **values,
-        **order_service.billing(values),
+        **billing(values),
         "allowed_actions": allowed_action_names(values["status"], actor.role),
     }
     return {name: source[name] for name in _READ_FIELDS}
 
 
-def order_response(values: Mapping[str, Any], actor: Actor, *, created: bool = False) -> Response:
+def order_response(
+    values: Mapping[str, Any], actor: Actor, *, created: bool = False, documented: bool = False
+) -> Response:
     """One order's response: its representation, its version as the ETag, and, when it was
-    just created, 201 with its address."""
+    just created, 201 with its address. ``documented``: the values' ``document`` was written
+    from them (``order_documents``), and is the body but for the caller's actions."""
     headers = {"ETag": etag(values["version"])}
     if created:
         headers["Location"] = f"/v1/repair-orders/{values['id']}"
-    body = representation(values, actor)
-    return json_response(body, status_code=201 if created else 200, headers=headers)
+    status_code = 201 if created else 200
+    if documented:
+        body = presented(values["document"], values["status"], actor.role)
+        return Response(
+            body.encode(), status_code=status_code, media_type="application/json", headers=headers
+        )
+    return json_response(representation(values, actor), status_code=status_code, headers=headers)
 
 
 # A listed order is written by the database (``json_rows``), but for the fields that are no
@@ -91,7 +101,7 @@ _SEGMENTS = tuple(
 )
 _COLUMN_RUNS = tuple(names for is_column, names in _SEGMENTS if is_column)
 _COMPUTED_RUNS = tuple(names for is_column, names in _SEGMENTS if not is_column)
-_COMPUTED_FROM = ("status", *order_service.BILLING_INPUTS)
+_COMPUTED_FROM = ("status", *BILLING_INPUTS)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -100,7 +110,7 @@ def _computed_fragments(role: Role, *values: Any) -> tuple[str, ...]:
     values: pages repeat the same few statuses and amounts."""
     source = dict(zip(_COMPUTED_FROM, values, strict=True))
     computed = {
-        **order_service.billing(source),
+        **billing(source),
         "allowed_actions": allowed_action_names(source["status"], role),
     }
     return tuple(
@@ -116,10 +126,20 @@ _PLAN = tuple(
 )
 
 
-def _listed_order(row: Sequence[Any], role: Role) -> str:
-    computed = _computed_fragments(role, *row[len(_COLUMN_RUNS) :])
-    parts = [row[i][1:-1] if is_column else computed[i] for is_column, i in _PLAN]
+def _listed_order(runs: Sequence[str], computed_from: Sequence[Any], role: Role) -> str:
+    """An order from its column runs as the database writes them (``json_fields``) and its
+    ``_COMPUTED_FROM`` values."""
+    computed = _computed_fragments(role, *computed_from)
+    parts = [runs[i][1:-1] if is_column else computed[i] for is_column, i in _PLAN]
     return "{" + ",".join(parts) + "}"
+
+
+_RUNS = len(_COLUMN_RUNS)
+
+
+def _from_columns(row: Sequence[Any], role: Role) -> str:
+    """A list page's order that has no document, from its columns (``list_documents``)."""
+    return _listed_order(row[1 : 1 + _RUNS], row[1 + _RUNS :], role)
 
 
 # A read by id: a listed order's columns, then the version for its ETag.
@@ -144,7 +164,7 @@ async def create_repair_order(
     payload: RepairOrderCreate, actor: OrderCreator, session: SessionDep, clock: ClockDep
 ) -> Response:
     order = await order_service.create(session, actor, payload, clock())
-    return order_response(order, actor, created=True)
+    return order_response(order, actor, created=True, documented=True)
 
 
 @router.get(
@@ -160,7 +180,7 @@ async def get_repair_order(
     # Written by the database as a listed order is (``_listed_order``), its version beside.
     row = await order_service.read_document(session, actor, order_id, _COLUMN_RUNS, _DOCUMENT_EXTRA)
     return Response(
-        _listed_order(row[:-1], actor.role).encode(),
+        _listed_order(row[:_RUNS], row[_RUNS:-1], actor.role).encode(),
         media_type="application/json",
         headers={"ETag": etag(row[-1])},
     )
@@ -206,7 +226,18 @@ async def list_repair_orders(
     rows, next_cursor = await order_service.list_documents(
         session, actor, filters, _COLUMN_RUNS, _COMPUTED_FROM, limit, cursor
     )
-    items = ",".join([_listed_order(row, actor.role) for row in rows])
+    role = actor.role
+    # Each order's document with the caller's actions (``order_documents``); from its columns
+    # when it has none.
+    actions = actions_by_status(role)
+    items = ",".join(
+        [
+            row[0].replace(ACTIONS_MARK, actions[row[1]], 1)
+            if row[0] is not None
+            else _from_columns(row, role)
+            for row in rows
+        ]
+    )
     body = f'{{"items":[{items}],"next_cursor":{to_json(next_cursor).decode()}}}'
     return Response(body.encode(), media_type="application/json")
 
@@ -237,7 +268,7 @@ async def transition_repair_order(
         clock(),
         settings,
     )
-    return _reply(order, actor)
+    return order_response(order.__dict__, actor, documented=True)
 
 
 @router.get(

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain.actors import Actor
-from app.domain.amounts import format_cents
 from app.domain.errors import BusinessValidationError, Conflict, NotFound
 from app.domain.handback import (
     INTAKE_CORRECTION_ACTION,
@@ -23,7 +22,6 @@ from app.domain.handback import (
     check_warranty_claim,
 )
 from app.domain.lifecycle import OrderStatus, creation_status
-from app.domain.quoting import balance_in_cents
 from app.domain.webhooks import EventType
 from app.models import Customer, OrderEvent, RepairOrder, Watch
 from app.repositories import repair_orders as order_repository
@@ -40,6 +38,7 @@ from app.schemas.repair_orders import (
 )
 from app.schemas.watches import WatchCreate
 from app.services import outbox, records
+from app.services.order_documents import document_of
 from app.services.outbox import NewOrder, OrderHeader
 
 CREATE_ACTION = "create"
@@ -202,6 +201,7 @@ async def create(
         order["deposit_cents"] = payload.deposit.to_money().to_cents()
     if payload.preapproved_ceiling is not None:
         order["preapproved_ceiling_cents"] = payload.preapproved_ceiling.to_money().to_cents()
+    order["document"] = document_of(order)
     await insert_values(session, RepairOrder, order, deferred=True)
     header = NewOrder.of(order)
     await order_repository.append_event(
@@ -248,8 +248,8 @@ async def list_documents(
     limit: int,
     cursor: str | None,
 ) -> tuple[Sequence[Sequence[Any]], str | None]:
-    """One page of orders, their columns as the database writes them in JSON
-    (``order_repository.list_documents``)."""
+    """One page of orders: their documents, or, for those without, their columns as the
+    database writes them in JSON (``order_repository.list_documents``)."""
     return await order_repository.list_documents(
         session, actor, filters, runs=runs, extra=extra, limit=limit, cursor=cursor
     )
@@ -284,6 +284,8 @@ async def open_warranty_claim(
     claim.free_of_charge = True
     claim.deposited_at = now
     apply_intake(claim, intake, now)
+    # Written by its own INSERT, not a flush: the mapper events do not see it.
+    claim.document = document_of(claim.model_dump())
     await records.insert(session, claim)
     await order_repository.append_event(
         session,
@@ -346,44 +348,6 @@ async def record_shipment(
     )
     order.inbound_shipment = details
     return order
-
-
-# The columns ``billing`` reads.
-BILLING_INPUTS = (
-    "currency",
-    "deposit_cents",
-    "preapproved_ceiling_cents",
-    "approved_total_cents",
-    "fee_due_cents",
-    "free_of_charge",
-)
-
-
-def billing(values: Mapping[Any, Any]) -> dict[str, dict[str, str] | None]:
-    """The order's money as its representation writes it, from its column values.
-
-    Plain ``{"amount", "currency"}`` mappings: the response model validates them along with
-    the rest of the order in one pass (a list page presents fifty orders)."""
-    currency = values["currency"]
-    due, refund = balance_in_cents(
-        approved_total=values["approved_total_cents"],
-        fee_due=values["fee_due_cents"],
-        deposit=values["deposit_cents"],
-        free_of_charge=values["free_of_charge"],
-    )
-    ceiling = values["preapproved_ceiling_cents"]
-    return {
-        "deposit": _money(values["deposit_cents"], currency),
-        "preapproved_ceiling": _money(ceiling, currency) if ceiling is not None else None,
-        "approved_total": _money(values["approved_total_cents"], currency),
-        "fee_due": _money(values["fee_due_cents"], currency),
-        "amount_due": _money(due, currency),
-        "refund_due": _money(refund, currency),
-    }
-
-
-def _money(cents: int, currency: str) -> dict[str, str]:
-    return {"amount": format_cents(cents), "currency": currency}
 
 
 PRE_DIAGNOSIS_REVIEW_ACTION = "review_pre_diagnosis"

@@ -26,8 +26,9 @@ from app.schemas.tracking import (
 from app.schemas.transitions import ApproveQuoteCommand, DeclineQuoteCommand
 from app.services import quotes as quote_service
 from app.services import transitions as transition_service
+from app.services.billing import billing
 from app.services.quotes import LineValues
-from app.services.repair_orders import billing, new_tracking_token, record_fact
+from app.services.repair_orders import new_tracking_token, record_fact
 from app.settings import Settings
 
 ROTATE_ACTION = "rotate_tracking_token"

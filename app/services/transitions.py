@@ -40,6 +40,7 @@ from app.services import measurements as measurement_service
 from app.services import notifications as notification_service
 from app.services import outbox, quote_decisions
 from app.services import quotes as quote_service
+from app.services.order_documents import document_of
 from app.services.records import check_version
 from app.services.repair_orders import apply_intake, order_event
 from app.settings import Settings
@@ -314,6 +315,7 @@ async def _apply_to(
         order.outcome = decision.outcome.value
     order.version += 1
     order.updated_at = now
+    order.document = document_of(order.__dict__)
     await change.write(session)
     await order_repository.append_event(
         session,
