@@ -17,6 +17,7 @@ from app.db import Database, sync_database_url
 from app.domain.roles import Role
 from app.migrate import upgrade_to_head
 from app.models import Customer, OrderEvent, RepairOrder, Watch
+from app.repositories.rows import new_values
 from app.services import api_keys, order_documents
 from app.settings import Settings
 
@@ -146,6 +147,8 @@ def seed(settings: Settings, orders: int, start: int = 0) -> Seeded:
             )
             for row in rows:
                 row["number"] = f"B{offset:07d}-{row['number']}"
+                # Its document, as the API writes it with each order (list pages read them).
+                row["document"] = order_documents.document_of(new_values(RepairOrder, **row))
             connection.execute(insert(Customer.__table__), customers)  # type: ignore[attr-defined]
             connection.execute(insert(Watch.__table__), watches)  # type: ignore[attr-defined]
             connection.execute(insert(RepairOrder.__table__), rows)  # type: ignore[attr-defined]
@@ -158,17 +161,7 @@ def seed(settings: Settings, orders: int, start: int = 0) -> Seeded:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.exec_driver_sql("ANALYZE")
     engine.dispose()
-    # The orders' documents, as the API writes them with each order (its list pages read them).
-    asyncio.run(_documents(settings))
     return Seeded(order_ids, received, tokens, *asyncio.run(_keys(settings)))
-
-
-async def _documents(settings: Settings) -> None:
-    db = Database.from_settings(settings)
-    try:
-        await order_documents.refresh(db, batch=BATCH)
-    finally:
-        await db.dispose()
 
 
 async def _keys(settings: Settings) -> tuple[str, str]:
