@@ -144,18 +144,35 @@ async def _results(pgconn: PGconn, *, until_sync: bool = False) -> list[PGresult
     while pgconn.flush():  # the rest of the query once the socket can take it
         await _ready(loop.add_writer, loop.remove_writer, descriptor)
     results: list[PGresult] = []
-    while True:
-        pgconn.consume_input()
-        while not pgconn.is_busy():
-            result = pgconn.get_result()
-            if result is None:
-                if until_sync:  # the end of one query's results in the pipeline
-                    continue
-                return results
-            if result.status == ExecStatus.PIPELINE_SYNC:
-                return results
-            results.append(result)
-        await _ready(loop.add_reader, loop.remove_reader, descriptor)
+    # A large result (a list page's fifty documents) comes in several pieces, each a wait: the
+    # socket stays watched from the first wait to the last, one callback waking the current one.
+    waiter: asyncio.Future[None] | None = None
+
+    def wake() -> None:
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    watched = False
+    try:
+        while True:
+            pgconn.consume_input()
+            while not pgconn.is_busy():
+                result = pgconn.get_result()
+                if result is None:
+                    if until_sync:  # the end of one query's results in the pipeline
+                        continue
+                    return results
+                if result.status == ExecStatus.PIPELINE_SYNC:
+                    return results
+                results.append(result)
+            if not watched:
+                loop.add_reader(descriptor, wake)
+                watched = True
+            waiter = loop.create_future()
+            await waiter
+    finally:
+        if watched:
+            loop.remove_reader(descriptor)
 
 
 def _checked(connection: psycopg.AsyncConnection[Any], results: list[PGresult]) -> PGresult:
