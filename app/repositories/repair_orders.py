@@ -340,8 +340,11 @@ _WRITE_DOCUMENT = (
 )
 
 
-async def write_documents(session: AsyncSession, documents: Sequence[dict[str, Any]]) -> None:
+async def write_documents(session: AsyncSession, documents: Sequence[dict[str, Any]]) -> int:
     """Each ``{"order_id", "order_version", "new_document"}``: the order's document, unless
-    the order changed since it was read (its own write then wrote one, or left it empty)."""
-    if documents:
-        await run_core(session, _WRITE_DOCUMENT, list(documents))
+    the order changed since it was read (its own write then wrote one, or left it empty).
+    Returns how many were written."""
+    if not documents:
+        return 0
+    result = await run_core(session, _WRITE_DOCUMENT, list(documents))
+    return result.rowcount

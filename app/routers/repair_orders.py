@@ -25,7 +25,7 @@ from app.domain.actors import Actor
 from app.domain.lifecycle import Action, OrderStatus, allowed_action_names
 from app.domain.roles import Role
 from app.models import RepairOrder
-from app.repositories.repair_orders import OrderFilters
+from app.repositories.repair_orders import ACTIONS_MARK, OrderFilters
 from app.routers.common import ETAG_HEADER, LOCATION_HEADER, api_router, documented, json_response
 from app.schemas.common import AwareDatetime, CursorParam, Limit, SearchText
 from app.schemas.measurements import PreDiagnosisReview
@@ -45,7 +45,7 @@ from app.services import repair_orders as order_service
 from app.services import tracking as tracking_service
 from app.services import transitions as transition_service
 from app.services.billing import BILLING_INPUTS, billing
-from app.services.order_documents import ACTIONS_MARK, actions_by_status, presented
+from app.services.order_documents import actions_by_status, presented
 
 router = api_router("/v1/repair-orders", "repair-orders")
 OrderReader = Annotated[

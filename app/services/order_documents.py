@@ -38,8 +38,6 @@ from app.domain.roles import Role
 from app.models import RepairOrder
 from app.repositories import repair_orders as order_repository
 from app.repositories.repair_orders import ACTIONS_MARK
-
-__all__ = ["ACTIONS_MARK", "actions_by_status", "document_of", "presented", "refresh"]
 from app.schemas.repair_orders import RepairOrderRead
 from app.services.billing import billing
 
@@ -77,16 +75,17 @@ def actions_by_status(role: Role) -> dict[str, str]:
 
 
 async def refresh(database: Database, batch: int = 1000) -> int:
-    """Write the document of every order without one, ``batch`` orders a transaction; returns
-    how many were written. Safe beside a running service: a document is written only on the
-    order's row at the version it was read at."""
+    """Write the document of every order without one, ``batch`` orders a transaction, in one
+    pass; returns how many it wrote. Safe beside a running service: a document is written only
+    on the order's row at the version it was read at (an order changed meanwhile has the
+    document its change wrote, or none until the next run)."""
     written, after = 0, None
     while True:
         async with database.new_session(write=True) as session:
             orders = await order_repository.without_document(session, after, batch)
             if not orders:
                 return written
-            await order_repository.write_documents(
+            written += await order_repository.write_documents(
                 session,
                 [
                     {
@@ -98,7 +97,6 @@ async def refresh(database: Database, batch: int = 1000) -> int:
                 ],
             )
             await session.commit()
-        written += len(orders)
         after = orders[-1]["id"]
 
 

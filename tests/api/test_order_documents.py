@@ -26,6 +26,7 @@ from app.db import Database
 from app.domain.actors import Actor
 from app.domain.roles import Role
 from app.models import RepairOrder
+from app.repositories import repair_orders as order_repository
 from app.repositories.scoping import get_scoped_values
 from app.routers.common import json_response
 from app.routers.repair_orders import representation
@@ -238,3 +239,26 @@ async def test_the_refresh_command_writes_the_missing_documents(
     assert finished.returncode == 0, finished.stderr
     assert f"{missing} order document(s) written" in finished.stderr
     assert _documents(clean_database) == written
+
+
+async def test_a_refresh_writes_no_document_on_an_order_that_changed_since_its_read(
+    app: Any, client: httpx.AsyncClient, keys: KeyFactory, clean_database: Engine
+) -> None:
+    counter = await keys.headers(Role.COUNTER)
+    order = await create_order(client, counter)
+    written = _documents(clean_database)[order["id"]]
+    with clean_database.begin() as connection:
+        connection.execute(
+            text("UPDATE repair_orders SET document = NULL WHERE number = :number"),
+            {"number": order["number"]},
+        )
+    db: Database = app.state.runtime.db
+    for version, count in ((order["version"] - 1, 0), (order["version"], 1)):
+        async with db.new_session(write=True) as session:
+            changes = [
+                {"order_id": uuid.UUID(order["id"]), "order_version": version,
+                 "new_document": written},
+            ]  # fmt: skip
+            assert await order_repository.write_documents(session, changes) == count
+            await session.commit()
+        assert _documents(clean_database)[order["id"]] == (written if count else None)
