@@ -7,12 +7,18 @@ import asyncio
 import contextlib
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from app.domain.clock import utc_now
 from app.domain.errors import DomainError
 from app.domain.roles import KEY_ROLES, Role
-from app.settings import get_settings
+from app.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from app.db import Database
+
+T = TypeVar("T")
 
 
 def sqlite_workers_warning(database_url: str, workers: int) -> str | None:
@@ -64,26 +70,38 @@ def _migrate(_args: argparse.Namespace) -> int:
     return 0
 
 
-async def _create_key(role: Role, name: str, partner_id: uuid.UUID | None) -> str:
+def _on_database(work: Callable[[Database, Settings], Awaitable[T]]) -> T:
+    """``work`` run on the configured database, whose connections are closed afterwards."""
     from app.db import Database
+
+    async def run() -> T:
+        settings = get_settings()
+        db = Database.from_settings(settings)
+        try:
+            return await work(db, settings)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
+async def _create_key(db: Database, role: Role, name: str, partner_id: uuid.UUID | None) -> str:
     from app.services import api_keys
 
-    db = Database.from_settings(get_settings())
-    try:
-        async with db.new_session(write=True) as session:
-            issued = await api_keys.issue(
-                session, name=name, role=role, partner_id=partner_id, created_by=None, now=utc_now()
-            )
-            await session.commit()
-            print(f"created {role.value} key {issued.record.id} ({name})", file=sys.stderr)
-            return issued.secret
-    finally:
-        await db.dispose()
+    async with db.new_session(write=True) as session:
+        issued = await api_keys.issue(
+            session, name=name, role=role, partner_id=partner_id, created_by=None, now=utc_now()
+        )
+        await session.commit()
+        print(f"created {role.value} key {issued.record.id} ({name})", file=sys.stderr)
+        return issued.secret
 
 
 def _keys_create(args: argparse.Namespace) -> int:
     try:
-        secret = asyncio.run(_create_key(Role(args.role), args.name, args.partner))
+        secret = _on_database(
+            lambda db, _settings: _create_key(db, Role(args.role), args.name, args.partner)
+        )
     except DomainError as error:
         print(f"error: {error.detail}", file=sys.stderr)
         return 2
@@ -92,23 +110,17 @@ def _keys_create(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _expire_quotes() -> int:
-    from app.db import Database
+async def _expire_quotes(db: Database, settings: Settings) -> int:
     from app.services.transitions import expire_due_quotes
 
-    settings = get_settings()
-    db = Database.from_settings(settings)
-    try:
-        async with db.new_session(write=True) as session:
-            count = await expire_due_quotes(session, utc_now(), settings)
-            await session.commit()
-            return count
-    finally:
-        await db.dispose()
+    async with db.new_session(write=True) as session:
+        count = await expire_due_quotes(session, utc_now(), settings)
+        await session.commit()
+        return count
 
 
 def _quotes_expire(_args: argparse.Namespace) -> int:
-    count = asyncio.run(_expire_quotes())
+    count = _on_database(_expire_quotes)
     print(f"{count} quote(s) expired", file=sys.stderr)
     return 0
 
@@ -133,43 +145,32 @@ def _dispatch(_args: argparse.Namespace) -> int:
     return 0
 
 
-async def _purge_idempotency() -> int:
+async def _purge_idempotency(db: Database, settings: Settings) -> int:
     from datetime import timedelta
 
-    from app.db import Database
     from app.repositories.idempotency import purge_older_than
 
-    settings = get_settings()
-    db = Database.from_settings(settings)
-    try:
-        async with db.new_session(write=True) as session:
-            cutoff = utc_now() - timedelta(hours=settings.idempotency_retention_hours)
-            purged = await purge_older_than(session, cutoff)
-            await session.commit()
-            return purged
-    finally:
-        await db.dispose()
+    async with db.new_session(write=True) as session:
+        cutoff = utc_now() - timedelta(hours=settings.idempotency_retention_hours)
+        purged = await purge_older_than(session, cutoff)
+        await session.commit()
+        return purged
 
 
 def _idempotency_purge(_args: argparse.Namespace) -> int:
-    purged = asyncio.run(_purge_idempotency())
+    purged = _on_database(_purge_idempotency)
     print(f"{purged} idempotency record(s) purged", file=sys.stderr)
     return 0
 
 
-async def _refresh_documents() -> int:
-    from app.db import Database
+async def _refresh_documents(db: Database, _settings: Settings) -> int:
     from app.services.order_documents import refresh
 
-    db = Database.from_settings(get_settings())
-    try:
-        return await refresh(db)
-    finally:
-        await db.dispose()
+    return await refresh(db)
 
 
 def _documents_refresh(_args: argparse.Namespace) -> int:
-    written = asyncio.run(_refresh_documents())
+    written = _on_database(_refresh_documents)
     print(f"{written} order document(s) written", file=sys.stderr)
     return 0
 

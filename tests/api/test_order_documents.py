@@ -31,13 +31,11 @@ from app.repositories.scoping import get_scoped_values
 from app.routers.common import json_response
 from app.routers.repair_orders import representation
 from app.services.order_documents import document_of, presented, refresh
+from tests.api.test_quotes import returned_repaired
 from tests.conftest import KeyFactory, stale_documents
 from tests.factories import (
     WATCH,
     create_order,
-    diagnosed_order,
-    draft_quote,
-    identity_for,
     transition,
 )
 
@@ -113,17 +111,8 @@ async def test_every_kind_of_write_leaves_the_order_its_document(
     )
     assert reviewed.status_code == 200, reviewed.text
     # The whole lifecycle, quotes included, then a warranty claim on the returned watch.
-    order = await diagnosed_order(client, counter, technician)
-    await draft_quote(client, counter, order["id"])
-    await transition(client, counter, order["id"], "send_quote")
-    await transition(client, counter, order["id"], "approve_quote")
-    await transition(client, technician, order["id"], "start_repair")
-    await transition(client, technician, order["id"], "submit_for_qc")
-    await transition(client, manager, order["id"], "pass_qc", override=True, reason="Checked")
-    await transition(
-        client, counter, order["id"], "hand_back",
-        collected_by="Claire Martin", identity_check=identity_for(order),
-    )  # fmt: skip
+    staff = {Role.COUNTER: counter, Role.TECHNICIAN: technician, Role.MANAGER: manager}
+    order = await returned_repaired(client, staff)
     claim = await client.post(
         f"/v1/repair-orders/{order['id']}/warranty-claims",
         json={"complaint": "Stops again"},
