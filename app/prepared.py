@@ -82,6 +82,7 @@ class Form:
         compiled: Compiled,
         bind_processors: Mapping[str, Processor],
         columns: Sequence[Any],
+        plain: bool = False,
     ) -> None:
         self.sql = compiled.string
         self.compiled = compiled
@@ -94,7 +95,7 @@ class Form:
         # Worked out at the first run, from the driver's column types, as SQLAlchemy does.
         self.result_processors: tuple[Processor | None, ...] | None = None
         self.row = _row_class(self.keys)
-        self.plain = False
+        self.plain = plain
 
     def arguments(self, parameters: Mapping[str, Any] | None) -> Any:
         """The driver's arguments: the statement's parameters, converted for their types."""
@@ -163,12 +164,13 @@ class Prepared:
         key = (type(dialect), dialect.paramstyle, columns)
         form = self._forms.get(key)
         if form is None:
-            form = self._forms[key] = _compile(self.statement, dialect, columns)
-            form.plain = self.plain_rows
+            form = self._forms[key] = _compile(self.statement, dialect, columns, self.plain_rows)
         return form
 
 
-def _compile(statement: Statement, dialect: Dialect, columns: tuple[str, ...] | None) -> Form:
+def _compile(
+    statement: Statement, dialect: Dialect, columns: tuple[str, ...] | None, plain: bool
+) -> Form:
     compiled = statement.compile(
         dialect=dialect, column_keys=list(columns) if columns is not None else None
     )
@@ -186,7 +188,7 @@ def _compile(statement: Statement, dialect: Dialect, columns: tuple[str, ...] | 
         if isinstance(statement, Select)
         else list(getattr(compiled, "effective_returning", None) or ())
     )
-    return Form(compiled, bind_processors, selected)
+    return Form(compiled, bind_processors, selected, plain)
 
 
 def _row_class(keys: tuple[str, ...]) -> Callable[..., Any]:

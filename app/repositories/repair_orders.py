@@ -295,29 +295,26 @@ async def list_documents(
         after=bool(cursor),
     )
     page, last = trimmed(await run_prepared(session, statement, parameters), limit)
-    rows: Sequence[Sequence[Any]] = page
-    if missing := [index for index, row in enumerate(page) if row[0][0] != "{"]:
-        # Orders without a document (not yet refreshed, or written by another path): read as
-        # a read by id reads them, from their columns.
-        read: dict[int, Sequence[Any] | None] = {}
-        for index in missing:
-            order_id = uuid.UUID(page[index][0])
-            columns = await get_document(session, actor, order_id, runs=runs, extra=extra)
-            read[index] = (None, *columns) if columns is not None else None
-        rows = [row for row in (read.get(i, row) for i, row in enumerate(page)) if row is not None]
+    rows: list[Sequence[Any]] = []
+    for row in page:
+        if row[0][0] == "{":
+            rows.append(row)
+            continue
+        # An order without a document (not yet refreshed, or written by another path): read as
+        # a read by id reads it, from its columns.
+        columns = await get_document(session, actor, uuid.UUID(row[0]), runs=runs, extra=extra)
+        if columns is not None:
+            rows.append((None, *columns))
     if last is None:
         return rows, None
-    if rows[-1][0] is not None:
+    # The last order's id and creation time, from its document or its columns' runs.
+    texts = [rows[-1][0]] if rows[-1][0] is not None else rows[-1][1 : 1 + len(runs)]
+    fields: dict[str, Any] = {}
+    for text in texts:
         # The actions' mark is no JSON: any value will do in its place.
-        document = json.loads(rows[-1][0].replace(ACTIONS_MARK, "null", 1))
-        created_text, id_text = document["created_at"], document["id"]
-    else:
-        id_run = next(i for i, run in enumerate(runs) if "id" in run)
-        created_run = next(i for i, run in enumerate(runs) if "created_at" in run)
-        created_text = json.loads(rows[-1][1 + created_run])["created_at"]
-        id_text = json.loads(rows[-1][1 + id_run])["id"]
-    created_at, last_id = datetime.fromisoformat(created_text), uuid.UUID(id_text)
-    return rows, encode_cursor(created_at, last_id, fingerprint)
+        fields.update(json.loads(text.replace(ACTIONS_MARK, "null", 1)))
+    created_at = datetime.fromisoformat(fields["created_at"])
+    return rows, encode_cursor(created_at, uuid.UUID(fields["id"]), fingerprint)
 
 
 async def without_document(

@@ -46,7 +46,7 @@ _FIELDS = tuple(RepairOrderRead.model_fields)
 _HEAD = _FIELDS[: _FIELDS.index(_ACTIONS)]
 _TAIL = _FIELDS[_FIELDS.index(_ACTIONS) + 1 :]
 # The columns a document is made from.
-INPUTS = frozenset(RepairOrder.model_fields) - {"document"}
+_INPUTS = frozenset(RepairOrder.model_fields) - {"document"}
 
 
 def document_of(values: Mapping[str, Any]) -> str:
@@ -58,20 +58,19 @@ def document_of(values: Mapping[str, Any]) -> str:
     return f'{head[:-1].decode()},"{_ACTIONS}":{ACTIONS_MARK},{tail[1:].decode()}'
 
 
-@functools.lru_cache(maxsize=256)
-def _actions(status: str, role: Role) -> str:
-    return to_json(allowed_action_names(status, role)).decode()
+@functools.cache
+def actions_by_status(role: Role) -> dict[str, str]:
+    """The JSON text of the actions the role may take, by status: what fills a document's
+    hole (a list page looks it up for each of its fifty orders)."""
+    return {
+        status.value: to_json(allowed_action_names(status.value, role)).decode()
+        for status in OrderStatus
+    }
 
 
 def presented(document: str, status: str, role: Role) -> str:
     """The document with the actions the role may take on an order in ``status``."""
-    return document.replace(ACTIONS_MARK, _actions(status, role), 1)
-
-
-@functools.cache
-def actions_by_status(role: Role) -> dict[str, str]:
-    """What ``presented`` puts in a document for the role, by status (a list page's fifty)."""
-    return {status.value: _actions(status.value, role) for status in OrderStatus}
+    return document.replace(ACTIONS_MARK, actions_by_status(role)[status], 1)
 
 
 async def refresh(database: Database, batch: int = 1000) -> int:
@@ -105,7 +104,7 @@ def _write_document(_mapper: Mapper[Any], _connection: Connection, order: Repair
     # value not loaded (expired) cannot be read here without a query: the document is then
     # left empty, and the order presented from its columns until its next write.
     values = order.__dict__
-    if INPUTS.issubset(values) and not inspect(order).expired_attributes:
+    if _INPUTS.issubset(values) and not inspect(order).expired_attributes:
         order.document = document_of(values)
     else:
         order.document = None
