@@ -45,6 +45,10 @@ _ACTIONS = "allowed_actions"
 _FIELDS = tuple(RepairOrderRead.model_fields)
 _HEAD = _FIELDS[: _FIELDS.index(_ACTIONS)]
 _TAIL = _FIELDS[_FIELDS.index(_ACTIONS) + 1 :]
+# ``order_repository.document_key`` reads a page's cursor off the document's ends: the id first,
+# the creation time last but one (only a timestamp after it).
+if _FIELDS[0] != "id" or _FIELDS[-2:] != ("created_at", "updated_at"):
+    raise RuntimeError("RepairOrderRead's first and last fields moved: see document_key")
 # The columns a document is made from.
 _INPUTS = frozenset(RepairOrder.model_fields) - {"document"}
 

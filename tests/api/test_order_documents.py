@@ -203,6 +203,27 @@ async def test_a_document_with_the_roles_actions_is_the_answers_bytes(
         assert presented(values["document"], values["status"], role).encode() == answer
 
 
+async def test_a_page_cursor_reads_the_orders_own_creation_time_and_id_off_its_document(
+    app: Any, client: httpx.AsyncClient, keys: KeyFactory
+) -> None:
+    counter = await keys.headers(Role.COUNTER)
+    order = await create_order(client, counter, complaint='Stops. "created_at":"1999-01-01"')
+    db: Database = app.state.runtime.db
+    session = db.new_session(write=False)
+    try:
+        actor = Actor(key_id=None, name="test", role=Role.MANAGER)
+        values = await get_scoped_values(session, RepairOrder, uuid.UUID(order["id"]), actor)
+    finally:
+        await session.close()
+    assert values is not None
+    key = (values["created_at"], values["id"])
+    assert order_repository.document_key(values["document"]) == key
+    # Nested objects and free text holding the same key, before and after it, are not read.
+    nested = {"created_at": "1999-01-01T00:00:00Z", "note": ',"created_at":"2001-01-01'}
+    values = {**values, "diagnosis": nested, "hand_back": nested, "inbound_shipment": nested}
+    assert order_repository.document_key(document_of(values)) == key
+
+
 @pytest.mark.parametrize("missing", [0, 2])
 async def test_the_refresh_command_writes_the_missing_documents(
     missing: int,
