@@ -82,6 +82,8 @@ class LibpqState:
     # the dialect they were compiled for.
     queued: list[_Queued | None] = field(default_factory=list)
     dialect: Dialect | None = None
+    # A reader's connection: its socket, watched for as long as it is open (``SocketWatch``).
+    watch: SocketWatch | None = None
 
     @classmethod
     def of(cls, connection: psycopg.AsyncConnection[Any]) -> LibpqState:
@@ -125,6 +127,61 @@ def numbered_twin(dialect: Dialect) -> Dialect:
     return twin
 
 
+class SocketWatch:
+    """A reader connection's socket, watched by the loop from the connection's making to its
+    closing, so that a statement's wait only sets the future the watch wakes.
+
+    Adding the loop's reader for each wait and removing it after (two ``epoll_ctl`` calls and
+    the selector's bookkeeping) was ≈ 10 % of a list page's CPU in the API process on
+    PostgreSQL (docs/benchmarks.md, sixteenth round). Between two statements the server has
+    nothing to say; what it sends anyway (a notice, or the end of the connection when it
+    stops) is read at once, so the loop does not call again for the same bytes, and a
+    connection the server ended is unwatched: it is closed (``pgconn.status``), and the pool
+    drops it instead of handing it out (``tests/api/test_psycopg_readers.py``). Whoever closes
+    the connection calls ``close`` first."""
+
+    __slots__ = ("pgconn", "descriptor", "loop", "waiter")
+
+    def __init__(self, pgconn: PGconn) -> None:
+        self.pgconn = pgconn
+        self.descriptor = pgconn.socket
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.waiter: asyncio.Future[None] | None = None
+        self._arm(asyncio.get_running_loop())
+
+    def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.close()
+        loop.add_reader(self.descriptor, self._readable)
+        self.loop = loop
+
+    def _readable(self) -> None:
+        waiter = self.waiter
+        if waiter is not None:
+            if not waiter.done():
+                waiter.set_result(None)
+            return
+        # Unasked for: into libpq's buffer (its next statement's results parse it first).
+        with contextlib.suppress(psycopg.Error):
+            self.pgconn.consume_input()
+        if self.pgconn.status != ConnStatus.OK:
+            self.close()
+
+    async def wait(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Until the socket has something to read."""
+        if self.loop is not loop:  # first used on another loop (or the server ended it)
+            self._arm(loop)
+        waiter = self.waiter = loop.create_future()
+        try:
+            await waiter
+        finally:
+            self.waiter = None
+
+    def close(self) -> None:
+        loop, self.loop = self.loop, None
+        if loop is not None and not loop.is_closed():
+            loop.remove_reader(self.descriptor)
+
+
 async def _ready(watch: Callable[..., Any], unwatch: Callable[[int], Any], descriptor: int) -> None:
     """Until the loop sees the socket ready (to read, or to write), watched for this wait only."""
     ready = asyncio.get_running_loop().create_future()
@@ -135,15 +192,22 @@ async def _ready(watch: Callable[..., Any], unwatch: Callable[[int], Any], descr
         unwatch(descriptor)
 
 
-async def _results(pgconn: PGconn, *, until_sync: bool = False) -> list[PGresult]:
+async def _results(
+    pgconn: PGconn, *, until_sync: bool = False, watch: SocketWatch | None = None
+) -> list[PGresult]:
     """Send what libpq holds, then wait for the results: of the one query sent, or, in
-    pipeline mode (``until_sync``), of every query up to the pipeline's sync. Each wait is a
-    reader on the socket for just that wait (an idle connection's socket is watched by no one)."""
+    pipeline mode (``until_sync``), of every query up to the pipeline's sync. The waits are
+    the ``watch``'s when the connection has one (a reader's); otherwise the socket is watched
+    for this call's waits only (a writer's idle connection is watched by no one)."""
     loop = asyncio.get_running_loop()
     descriptor = pgconn.socket
     while pgconn.flush():  # the rest of the query once the socket can take it
         await _ready(loop.add_writer, loop.remove_writer, descriptor)
     results: list[PGresult] = []
+    if watch is not None:
+        while not _collected(pgconn, results, until_sync):
+            await watch.wait(loop)
+        return results
     # A large result (a list page's fifty documents) comes in several pieces, each a wait: the
     # socket stays watched from the first wait to the last, one callback waking the current one.
     waiter: asyncio.Future[None] | None = None
@@ -154,25 +218,32 @@ async def _results(pgconn: PGconn, *, until_sync: bool = False) -> list[PGresult
 
     watched = False
     try:
-        while True:
-            pgconn.consume_input()
-            while not pgconn.is_busy():
-                result = pgconn.get_result()
-                if result is None:
-                    if until_sync:  # the end of one query's results in the pipeline
-                        continue
-                    return results
-                if result.status == ExecStatus.PIPELINE_SYNC:
-                    return results
-                results.append(result)
+        while not _collected(pgconn, results, until_sync):
             if not watched:
                 loop.add_reader(descriptor, wake)
                 watched = True
             waiter = loop.create_future()
             await waiter
+        return results
     finally:
         if watched:
             loop.remove_reader(descriptor)
+
+
+def _collected(pgconn: PGconn, results: list[PGresult], until_sync: bool) -> bool:
+    """Read what the socket holds, adding to ``results`` every result it completes; whether
+    the last one awaited has come."""
+    pgconn.consume_input()
+    while not pgconn.is_busy():
+        result = pgconn.get_result()
+        if result is None:
+            if until_sync:  # the end of one query's results in the pipeline
+                continue
+            return True
+        if result.status == ExecStatus.PIPELINE_SYNC:
+            return True
+        results.append(result)
+    return False
 
 
 def _checked(connection: psycopg.AsyncConnection[Any], results: list[PGresult]) -> PGresult:
@@ -222,7 +293,7 @@ async def _synced(
             pgconn.send_query_params(_COMMIT, None)
             queued.append(None)
         pgconn.pipeline_sync()
-        results = await _results(pgconn, until_sync=True)
+        results = await _results(pgconn, until_sync=True, watch=state.watch)
     except psycopg.Error as error:
         form, arguments, *_ = next(entry for entry in queued if entry is not None)
         assert state.dialect is not None
@@ -321,7 +392,7 @@ async def run_on_libpq(
         name = f"atelier_{len(state.statements)}".encode()
         try:
             pgconn.send_prepare(name, form.sql.encode(), param_types=key[1])
-            _checked(connection, await _results(pgconn))
+            _checked(connection, await _results(pgconn, watch=state.watch))
         except psycopg.Error as error:
             raise _wrapped(connection, dialect, form, arguments, error) from error
         state.statements[key] = name
@@ -346,7 +417,7 @@ async def run_on_libpq(
         result = (await _synced(connection, state))[-1]
     else:
         try:
-            result = _checked(connection, await _results(pgconn))
+            result = _checked(connection, await _results(pgconn, watch=state.watch))
         except psycopg.Error as error:
             raise _wrapped(connection, dialect, form, arguments, error) from error
     return _rows_of(connection, state, dialect, form, arguments, result)

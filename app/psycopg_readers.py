@@ -33,14 +33,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from psycopg.pq import TransactionStatus
+from psycopg.pq import ConnStatus, TransactionStatus
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.libpq import LibpqState, numbered_twin, run_on_libpq, run_on_psycopg
+from app.libpq import LibpqState, SocketWatch, numbered_twin, run_on_libpq, run_on_psycopg
 from app.prepared import Prepared, Rows
 
 
@@ -135,11 +135,13 @@ class PsycopgReaders:
         await self._empty()
 
     def _usable(self, pooled: _Pooled) -> bool:
-        connection = pooled.connection
+        # Asked of libpq itself (``connection.info`` makes an object at each call): not closed
+        # (``ConnStatus.OK``, which a server that ended it also takes away, ``SocketWatch``).
+        pgconn = pooled.connection.pgconn
         return (
-            not connection.closed
-            and not connection.broken
-            and connection.info.transaction_status == TransactionStatus.IDLE
+            pgconn.status == ConnStatus.OK
+            and not pooled.connection.broken
+            and pgconn.transaction_status == TransactionStatus.IDLE
             and time.monotonic() - pooled.opened_at < self._recycle
         )
 
@@ -150,10 +152,14 @@ class PsycopgReaders:
         except psycopg.Error as error:  # SQLAlchemy's class, as its pool would raise it
             raise DBAPIError.instance(None, None, error, psycopg.Error) from error
         self._open += 1
-        return _Pooled(connection, time.monotonic(), LibpqState.of(connection))
+        state = LibpqState.of(connection)
+        state.watch = SocketWatch(connection.pgconn)
+        return _Pooled(connection, time.monotonic(), state)
 
     async def _discard(self, pooled: _Pooled) -> None:
         self._open -= 1
+        if pooled.state.watch is not None:
+            pooled.state.watch.close()
         with contextlib.suppress(psycopg.Error):  # already gone with its server
             await pooled.connection.close()
 

@@ -201,6 +201,37 @@ async def test_a_connection_lost_with_its_server_takes_the_idle_ones_with_it(
         await reader.close()
 
 
+async def test_idle_connections_the_server_ends_are_dropped_before_a_read_meets_them(
+    db: Database, sync_engine: Engine
+) -> None:
+    """The idle connections' sockets stay watched (``SocketWatch``): once the loop has seen
+    the server end them (a restart), no read meets a dead one; the next connects afresh."""
+    readers = _readers(db)
+    customer = await _customer(db, "Watched")
+    first, second = db.new_session(write=False), db.new_session(write=False)
+    await _read(first, customer)
+    await _read(second, customer)
+    pooled = [session._pooled for session in (first, second)]  # type: ignore[attr-defined]
+    await first.close()
+    await second.close()
+    with sync_engine.connect() as admin:
+        for connection in pooled:
+            pid = connection.connection.info.backend_pid
+            admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    for _ in range(100):  # the loop runs, and the watches see the sockets end
+        if all(connection.connection.closed for connection in pooled):
+            break
+        await asyncio.sleep(0.01)
+    assert (readers.open, readers.idle) == (2, 2)
+    reader = db.new_session(write=False)
+    try:
+        assert await _read(reader, customer) == "Watched"
+        assert (readers.open, readers.idle) == (1, 0)
+    finally:
+        await reader.close()
+    assert (readers.open, readers.idle) == (1, 1)
+
+
 async def test_reads_go_through_sqlalchemy_while_something_listens_to_the_sql(
     db: Database,
 ) -> None:
