@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import random
+import secrets
 import time
 from typing import Any
 
@@ -33,14 +33,6 @@ def _valid_request_id(value: bytes) -> str | None:
     return None
 
 
-def _new_request_id() -> str:
-    """32 hex digits from the process's pseudo-random generator: a request id only tells
-    requests apart in logs, it guards nothing, and the operating system's randomness cost a
-    system call per request (≈ 2 % of a read's CPU, docs/benchmarks.md, sixteenth round).
-    The module's generator is seeded afresh in every process, a forked worker's too."""
-    return f"{random.getrandbits(128):032x}"
-
-
 class RequestContextMiddleware:
     """Echo or generate ``X-Request-ID``, log each request and count it in the metrics."""
 
@@ -53,7 +45,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         given = _header(scope, _REQUEST_ID_HEADER)
-        request_id = (given and _valid_request_id(given)) or _new_request_id()
+        request_id = (given and _valid_request_id(given)) or secrets.token_hex(16)
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status_holder: dict[str, Any] = {"status": 500}
