@@ -129,16 +129,24 @@ def numbered_twin(dialect: Dialect) -> Dialect:
 
 class SocketWatch:
     """A reader connection's socket, watched by the loop from the connection's making to its
-    closing, so that a statement's wait only sets the future the watch wakes.
+    closing. The watch reads what comes, and wakes the statement that waits on the connection
+    only once libpq holds a whole result, or the connection failed (docs/benchmarks.md,
+    sixteenth round):
 
-    Adding the loop's reader for each wait and removing it after (two ``epoll_ctl`` calls and
-    the selector's bookkeeping) was ≈ 10 % of a list page's CPU in the API process on
-    PostgreSQL (docs/benchmarks.md, sixteenth round). Between two statements the server has
-    nothing to say; what it sends anyway (a notice, or the end of the connection when it
-    stops) is read at once, so the loop does not call again for the same bytes, and a
-    connection the server ended is unwatched: it is closed (``pgconn.status``), and the pool
-    drops it instead of handing it out (``tests/api/test_psycopg_readers.py``). Whoever closes
-    the connection calls ``close`` first."""
+    - a reader of the loop added and removed for each statement cost 11 µs here (two
+      ``epoll_ctl`` calls and the selector's bookkeeping);
+    - a list page's 46 KB come in several pieces: each is read here, and the request resumes
+      once, not once a piece;
+    - the loop may report the socket once more after the request read it (the report was
+      queued behind the request's step): that report reads nothing and wakes no one, where it
+      woke the connection's next statement for nothing.
+
+    Between two statements the server has nothing to say. What it sends anyway (a notice, or
+    the end of the connection when it stops) is read into libpq's buffer, so that the loop does
+    not report it again; a connection the server ended is closed (``pgconn.status``) and
+    unwatched, and the pool drops it instead of handing it out
+    (``tests/api/test_psycopg_readers.py``). Whoever closes the connection calls ``close``
+    first."""
 
     __slots__ = ("pgconn", "descriptor", "loop", "waiter")
 
@@ -155,19 +163,21 @@ class SocketWatch:
         self.loop = loop
 
     def _readable(self) -> None:
-        waiter = self.waiter
-        if waiter is not None:
-            if not waiter.done():
+        pgconn, waiter = self.pgconn, self.waiter
+        try:
+            pgconn.consume_input()
+        except psycopg.Error as error:  # the connection is gone: raised where it is awaited
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(error)
+        else:
+            if waiter is not None and not waiter.done() and not pgconn.is_busy():
                 waiter.set_result(None)
-            return
-        # Unasked for: into libpq's buffer (its next statement's results parse it first).
-        with contextlib.suppress(psycopg.Error):
-            self.pgconn.consume_input()
-        if self.pgconn.status != ConnStatus.OK:
+        if pgconn.status != ConnStatus.OK:
             self.close()
 
     async def wait(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Until the socket has something to read."""
+        """Until libpq holds a whole result (read from the socket); raises the connection's
+        failure."""
         if self.loop is not loop:  # first used on another loop (or the server ended it)
             self._arm(loop)
         waiter = self.waiter = loop.create_future()
@@ -205,8 +215,10 @@ async def _results(
         await _ready(loop.add_writer, loop.remove_writer, descriptor)
     results: list[PGresult] = []
     if watch is not None:
-        while not _collected(pgconn, results, until_sync):
+        read = True  # after a wait the watch has read the socket already
+        while not _collected(pgconn, results, until_sync, read=read):
             await watch.wait(loop)
+            read = False
         return results
     # A large result (a list page's fifty documents) comes in several pieces, each a wait: the
     # socket stays watched from the first wait to the last, one callback waking the current one.
@@ -230,10 +242,13 @@ async def _results(
             loop.remove_reader(descriptor)
 
 
-def _collected(pgconn: PGconn, results: list[PGresult], until_sync: bool) -> bool:
-    """Read what the socket holds, adding to ``results`` every result it completes; whether
-    the last one awaited has come."""
-    pgconn.consume_input()
+def _collected(
+    pgconn: PGconn, results: list[PGresult], until_sync: bool, *, read: bool = True
+) -> bool:
+    """Read what the socket holds (unless ``read`` is off), adding to ``results`` every result
+    libpq then holds whole; whether the last one awaited has come."""
+    if read:
+        pgconn.consume_input()
     while not pgconn.is_busy():
         result = pgconn.get_result()
         if result is None:
