@@ -21,6 +21,10 @@ made with the dialect's own connect arguments (its type adapters); one older tha
 dropped with every idle one, which the restarted server no longer knows, so the next reads
 connect afresh (``tests/api/test_postgres_restart.py``). When something listens to the SQL
 the readers' engine sends, the reads go through SQLAlchemy as before.
+
+Each connection's socket is watched from its making to its closing (``SocketWatch``,
+``app/libpq.py``): a statement's waits cost no reader of the loop of their own, and an idle
+connection the server ends is seen closed at once, and dropped before a read meets it.
 """
 
 from __future__ import annotations

@@ -326,8 +326,9 @@ _CREATED_AT = ',"created_at":"'
 
 
 def document_key(document: str) -> tuple[datetime, uuid.UUID]:
-    """An order's creation time and id, read off its document, a page's cursor: two slices
-    where parsing the whole document was ≈ 7 % of a list page's CPU on PostgreSQL."""
+    """An order's creation time and id, read off its document, for a page's cursor: two
+    slices, 3 µs, where parsing the whole document took 16 µs (docs/benchmarks.md, sixteenth
+    round)."""
     start = document.rindex(_CREATED_AT) + len(_CREATED_AT)
     created_at = datetime.fromisoformat(document[start : document.index('"', start)])
     return created_at, uuid.UUID(document[_ID_START : _ID_START + 36])
