@@ -128,10 +128,10 @@ def numbered_twin(dialect: Dialect) -> Dialect:
 
 
 class SocketWatch:
-    """A reader connection's socket, watched by the loop from the connection's making to its
-    closing. The watch reads what comes, and wakes the statement that waits on the connection
-    only once libpq holds a whole result, or the connection failed (docs/benchmarks.md,
-    sixteenth round):
+    """A connection's socket, watched by the loop: a reader connection's from its making to its
+    closing, a writer's for one statement's waits (``_results``). The watch reads what comes,
+    and wakes the statement that waits on the connection only once libpq holds a whole
+    result, or the connection failed (docs/benchmarks.md, sixteenth round):
 
     - a reader of the loop added and removed for each statement cost 11 µs here (two
       ``epoll_ctl`` calls and the selector's bookkeeping);
@@ -207,39 +207,25 @@ async def _results(
 ) -> list[PGresult]:
     """Send what libpq holds, then wait for the results: of the one query sent, or, in
     pipeline mode (``until_sync``), of every query up to the pipeline's sync. The waits are
-    the ``watch``'s when the connection has one (a reader's); otherwise the socket is watched
-    for this call's waits only (a writer's idle connection is watched by no one)."""
+    the ``watch``'s when the connection has one (a reader's); otherwise a watch of this call's
+    own, from its first wait to its last (a writer's idle connection is watched by no one:
+    psycopg waits on it too, with a reader of the loop of its own)."""
     loop = asyncio.get_running_loop()
-    descriptor = pgconn.socket
     while pgconn.flush():  # the rest of the query once the socket can take it
-        await _ready(loop.add_writer, loop.remove_writer, descriptor)
+        await _ready(loop.add_writer, loop.remove_writer, pgconn.socket)
     results: list[PGresult] = []
-    if watch is not None:
-        read = True  # after a wait the watch has read the socket already
+    own: SocketWatch | None = None
+    read = True  # after a wait the watch has read the socket already
+    try:
         while not _collected(pgconn, results, until_sync, read=read):
+            if watch is None:
+                watch = own = SocketWatch(pgconn)
             await watch.wait(loop)
             read = False
         return results
-    # A large result (a list page's fifty documents) comes in several pieces, each a wait: the
-    # socket stays watched from the first wait to the last, one callback waking the current one.
-    waiter: asyncio.Future[None] | None = None
-
-    def wake() -> None:
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    watched = False
-    try:
-        while not _collected(pgconn, results, until_sync):
-            if not watched:
-                loop.add_reader(descriptor, wake)
-                watched = True
-            waiter = loop.create_future()
-            await waiter
-        return results
     finally:
-        if watched:
-            loop.remove_reader(descriptor)
+        if own is not None:
+            own.close()
 
 
 def _collected(
