@@ -360,13 +360,18 @@ async def run_prepared(
 
 
 async def send_prepared(
-    session: AsyncSession, statement: Prepared, parameters: Mapping[str, Any] | None = None
+    session: AsyncSession,
+    statement: Prepared,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    with_commit: bool = False,
 ) -> Pending:
     """A SELECT whose rows its caller reads later (``await pending.rows()``): on a PostgreSQL
     writer's connection it goes in the pipeline with the statements after it, its rows read
     with the next one that waits for its result, in the same round trip (``app/libpq.py``);
-    elsewhere it runs at once."""
-    pending = Pending()
+    elsewhere it runs at once. ``with_commit``: its rows may be read with the COMMIT, when
+    it is the last statement to wait for (``Pending``)."""
+    pending = Pending(with_commit=with_commit)
     rows = await run_prepared(session, statement, parameters, collect=pending)
     return pending if rows is DEFERRED else Pending(rows)
 

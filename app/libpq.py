@@ -94,11 +94,14 @@ class Pending:
     """The rows of a SELECT sent in a writer's pipeline, there once the pipeline is read (with
     the transaction's next statement that waits for its result); or of one already run."""
 
-    __slots__ = ("_rows", "_pipeline")
+    __slots__ = ("_rows", "_pipeline", "with_commit")
 
-    def __init__(self, rows: Rows | None = None) -> None:
+    def __init__(self, rows: Rows | None = None, *, with_commit: bool = False) -> None:
         self._rows = rows
         self._pipeline: tuple[psycopg.AsyncConnection[Any], LibpqState] | None = None
+        # Its rows may be read in the COMMIT's round trip: nothing in them can make the
+        # transaction one not to commit (a RETURNING of text the statement wrote).
+        self.with_commit = with_commit
 
     async def rows(self) -> Rows:
         """The statement's rows, reading the pipeline first if nothing has read it yet."""
@@ -547,10 +550,15 @@ def settle_before_sqlalchemy(engine: AsyncEngine) -> None:
     def before_commit(connection: Connection) -> None:
         # The COMMIT goes at the end of the pipeline, in its round trip; psycopg's own commit
         # then finds no transaction open and sends nothing. Not after a row count to check,
-        # which may still refuse the transaction, nor rows to collect, whose reading may fail.
+        # which may still refuse the transaction, nor rows to collect whose reading may fail
+        # (but those ``with_commit``).
         if (pipeline := _open_pipeline(connection)) is not None:
             queued = pipeline[1].queued
-            checked = any(entry is not None and entry[2:] != (None, None) for entry in queued)
+            checked = any(
+                entry is not None
+                and (entry[2] is not None or (entry[3] is not None and not entry[3].with_commit))
+                for entry in queued
+            )
             await_only(_synced(*pipeline, commit=not checked))
 
     def before_rollback(connection: Connection) -> None:

@@ -22,6 +22,7 @@ from app.errors import problem_response
 from app.lean_handler import effective_route, lean_handler
 from app.models import IdempotencyRecord
 from app.repositories import idempotency as idempotency_repository
+from app.repositories import order_numbers
 from app.runtime import Runtime
 from app.services import records
 
@@ -128,9 +129,13 @@ async def _run_write(request: Request, runtime: Runtime, endpoint_handler: Handl
         if response.status_code >= 400:
             await session.rollback()
             return response
+        # A new order's number taken by the database: the answer holds a mark for it until
+        # the commit (``order_numbers``).
+        late = order_numbers.late_number(session)
         if record is not None:
+            body = bytes(response.body).decode()
             record.status_code = response.status_code
-            record.response_body = bytes(response.body).decode()
+            record.response_body = body if late is None else late.written(body)  # type: ignore[assignment]
             record.response_headers = {
                 name: response.headers[name]
                 for name in _REPLAYED_HEADERS
@@ -138,7 +143,7 @@ async def _run_write(request: Request, runtime: Runtime, endpoint_handler: Handl
             }
             session.add(record)
         await session.commit()
-        return response
+        return response if late is None else await late.answered(response)
     except BaseException:
         await session.rollback()
         raise

@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.domain.webhooks import EventType
 from app.libpq import Pending
 from app.models import OutboxMessage, WebhookSubscription
-from app.repositories import rows
+from app.repositories import order_numbers, rows
 from app.repositories import webhooks as webhook_repository
 
 
@@ -98,10 +98,8 @@ async def emit(
         )
     )
     # Never changed once written: its column values are all it needs (``rows.new_values``).
-    message = await rows.insert_new(
-        session,
+    message = rows.new_values(
         OutboxMessage,
-        deferred=True,
         event_type=event_type.value,
         order_id=order.id if order is not None else None,
         partner_id=order.partner_id if order is not None else None,
@@ -109,6 +107,12 @@ async def emit(
         payload=payload,
         created_at=now,
     )
+    late = order_numbers.late_number(session)
+    if late is not None and order is not None and order.id == late.order_id:
+        # A new order whose number the database takes: the payload holds its mark.
+        await order_numbers.insert_numbered(session, OutboxMessage, "payload", message, late)
+    else:
+        await rows.insert_values(session, OutboxMessage, message, deferred=True)
     message_id: uuid.UUID = message["id"]
     await webhook_repository.add_deliveries(session, message_id, message["order_id"], targets, now)
     return message_id

@@ -24,6 +24,7 @@ from app.domain.handback import (
 from app.domain.lifecycle import OrderStatus, creation_status
 from app.domain.webhooks import EventType
 from app.models import Customer, OrderEvent, RepairOrder, Watch
+from app.repositories import order_numbers
 from app.repositories import repair_orders as order_repository
 from app.repositories.rows import insert_new, insert_values, new_values
 from app.repositories.scoping import get_scoped, partner_scope
@@ -180,13 +181,18 @@ async def create(
         raise BusinessValidationError("The deposit time is in the future.", "/deposited_at")
     customer_id = await _resolve_customer(session, actor, payload.customer, now)
     watch_id = await _resolve_watch(session, actor, payload.watch, customer_id, now)
-    # Asked before the year's number, and read with it: on PostgreSQL one round trip for both,
-    # and the counter's row is then held for the answer's making and the commit's round trip
-    # only (docs/benchmarks.md, thirteenth round).
     subscribers = await outbox.look_up_subscribers(session, partner_scope(actor))
+    if order_numbers.taken_by_database(session):
+        # PostgreSQL: the order's INSERT takes the number, in the COMMIT's round trip
+        # (``order_numbers``). The subscribers are read first, with the new customer and
+        # watch: nothing waits for a result once the counter's row is locked.
+        await subscribers.rows()
+        numbered = {"number": order_numbers.new_mark(), "tracking_token": new_tracking_token()}
+    else:
+        numbered = await _numbered(session, now)
     order = new_values(
         RepairOrder,
-        **await _numbered(session, now),
+        **numbered,
         status=status.value,
         customer_id=customer_id,
         watch_id=watch_id,
@@ -202,7 +208,10 @@ async def create(
     if payload.preapproved_ceiling is not None:
         order["preapproved_ceiling_cents"] = payload.preapproved_ceiling.to_money().to_cents()
     order["document"] = document_of(order)
-    await insert_values(session, RepairOrder, order, deferred=True)
+    if order_numbers.taken_by_database(session):
+        await order_numbers.insert_order(session, order, now.year)
+    else:
+        await insert_values(session, RepairOrder, order, deferred=True)
     header = NewOrder.of(order)
     await order_repository.append_event(
         session,
