@@ -24,7 +24,6 @@ from app.models import IdempotencyRecord
 from app.repositories import idempotency as idempotency_repository
 from app.repositories import order_numbers
 from app.runtime import Runtime
-from app.services import records
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 IDEMPOTENCY_HEADER = "idempotency-key"
@@ -133,15 +132,18 @@ async def _run_write(request: Request, runtime: Runtime, endpoint_handler: Handl
         # the commit (``order_numbers``).
         late = order_numbers.late_number(session)
         if record is not None:
-            body = bytes(response.body).decode()
-            record.status_code = response.status_code
-            record.response_body = body if late is None else late.written(body)  # type: ignore[assignment]
-            record.response_headers = {
-                name: response.headers[name]
-                for name in _REPLAYED_HEADERS
-                if name in response.headers
-            }
-            session.add(record)
+            await idempotency_repository.complete(
+                session,
+                record.id,
+                response.status_code,
+                bytes(response.body).decode(),
+                {
+                    name: response.headers[name]
+                    for name in _REPLAYED_HEADERS
+                    if name in response.headers
+                },
+                late,
+            )
         await session.commit()
         return response if late is None else await late.answered(response)
     except BaseException:
@@ -178,7 +180,7 @@ async def _claim_idempotency_key(
     )
     try:
         # On PostgreSQL this waits for a concurrent request holding the same key, then fails.
-        await records.insert(session, record)
+        await idempotency_repository.claim(session, record)
     except IntegrityError:
         return problem_response(
             409, "idempotency-key-in-use", "Request already in progress",

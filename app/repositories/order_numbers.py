@@ -27,7 +27,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, bindparam, cast, func, insert, literal, select
+from sqlalchemy import ColumnElement, Text, bindparam, cast, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -65,12 +65,9 @@ class LateNumber:
     order_id: uuid.UUID
     returned: Pending
 
-    def written(self, text: str) -> ColumnElement[str]:
-        """``text`` as a later statement of the transaction writes it: the mark replaced by the
-        order's number, read from its row."""
-        return func.replace(
-            literal(text, Text), literal(self.mark, Text), _number_of(literal(self.order_id))
-        )
+    def parameters(self) -> dict[str, Any]:
+        """The parameters of ``numbered_text``'s expression."""
+        return {"number_mark": self.mark, "numbered_order": self.order_id}
 
     async def answered(self, response: Response) -> Response:
         """``response`` with the number in place of the mark (once the transaction is read)."""
@@ -83,6 +80,13 @@ class LateNumber:
 
 def _number_of(order_id: Any) -> Any:
     return select(_ORDERS.c.number).where(_ORDERS.c.id == order_id).scalar_subquery()
+
+
+def numbered_text(text: ColumnElement[str]) -> ColumnElement[str]:
+    """``text`` as a statement after the order's INSERT writes it: its mark replaced by the
+    order's number, read from the order's row (parameters: ``LateNumber.parameters``)."""
+    number = _number_of(bindparam("numbered_order", type_=_ORDERS.c.id.type))
+    return func.replace(text, bindparam("number_mark", type_=Text), number)
 
 
 @functools.cache
@@ -143,9 +147,7 @@ def late_number(session: AsyncSession) -> LateNumber | None:
 def _insert_written(model: type[SQLModel], column: str) -> Prepared:
     table = table_of(model)
     kind = table.c[column].type
-    text = cast(bindparam("numbered_text", type_=kind), Text)
-    number = _number_of(bindparam("numbered_order", type_=_ORDERS.c.id.type))
-    written = func.replace(text, bindparam("number_mark", type_=Text), number)
+    written = numbered_text(cast(bindparam("numbered_text", type_=kind), Text))
     return Prepared(insert(table).values({column: cast(written, kind)}))
 
 
@@ -159,7 +161,5 @@ async def insert_numbered(
     """Write a row of ``model`` from its column values (deferred, as ``rows.insert_values``
     does), its ``column`` (JSON) written with the order's number in place of ``late``'s mark."""
     parameters = {name: value for name, value in values.items() if name != column}
-    parameters.update(
-        numbered_text=values[column], number_mark=late.mark, numbered_order=late.order_id
-    )
+    parameters.update(numbered_text=values[column], **late.parameters())
     await run_prepared(session, _insert_written(model, column), parameters, deferred=True)
