@@ -105,7 +105,11 @@ def create_engine_for(settings: Settings, *, autocommit: bool = False) -> AsyncE
     engine = create_async_engine(
         url,
         pool_size=settings.database_pool_size,
-        max_overflow=settings.database_pool_size,
+        # A fixed size: past it a request waits for a connection. Overflow connections, opened
+        # for a burst and closed as they came back to a full pool, each cost a new server
+        # process, its caches and prepared statements: half the database's CPU per write
+        # under 32 clients (docs/benchmarks.md, eighteenth round).
+        max_overflow=0,
         pool_recycle=1800,
         # Writers: psycopg prepares nothing of its own, so its ``DEALLOCATE ALL`` after a
         # rollback never removes the statements prepared through libpq (``app/libpq.py``).
