@@ -3,6 +3,7 @@ multi-worker mode creates (no protocol number, so asyncio doesn't see it as TCP)
 
 from __future__ import annotations
 
+import gc
 import http.client
 import socket
 import threading
@@ -13,7 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from app.cli import sqlite_workers_warning
-from app.serving import HTTP_PROTOCOL
+from app.serving import GC_THRESHOLDS, HTTP_PROTOCOL, create_served_app
 
 tiny = FastAPI()
 
@@ -94,3 +95,16 @@ def test_serving_several_workers_on_sqlite_warns_and_postgresql_does_not() -> No
     assert warning is not None and "One worker is the advice on SQLite" in warning
     assert sqlite_workers_warning("sqlite:///var/atelier.db", 1) is None
     assert sqlite_workers_warning("postgresql+psycopg://u@h/atelier", 4) is None
+
+
+def test_the_served_app_collects_its_young_objects_less_often() -> None:
+    before = gc.get_threshold()
+    frozen = gc.get_freeze_count()
+    gc.set_threshold(700, 10, 10)  # Python's default
+    try:
+        create_served_app()
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert gc.get_freeze_count() > frozen
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
