@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.telemetry import TelemetryConfig
 
 from app.dispatch import running_dispatcher
 from app.domain.clock import Clock, utc_now
@@ -31,6 +32,9 @@ from app.routers import (
 from app.runtime import Runtime
 from app.settings import Settings, get_settings
 
+# FastAPI's OpenTelemetry off (``Settings.opentelemetry``).
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+
 
 def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> FastAPI:
     settings = settings or get_settings()
@@ -45,7 +49,12 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
             yield
         await runtime.db.dispose()
 
-    app = FastAPI(title=API_TITLE, version=API_VERSION, lifespan=lifespan)
+    app = FastAPI(
+        title=API_TITLE,
+        version=API_VERSION,
+        lifespan=lifespan,
+        telemetry=None if settings.opentelemetry else NO_TELEMETRY,
+    )
     app.state.runtime = runtime
     app.state.metrics = Metrics()
     install_error_handlers(app)

@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     environment: Literal["development", "production", "test"] = "development"
     log_format: Literal["json", "text"] = "json"
     log_level: str = "INFO"
+    # FastAPI's own OpenTelemetry spans and metrics, through the globally configured providers
+    # (opentelemetry-instrument or an SDK set up beside the app). Off, a request does not look
+    # the providers up: 2 % of a list page's CPU (docs/benchmarks.md, eighteenth round);
+    # Prometheus metrics and the request log are there either way.
+    opentelemetry: bool = False
 
     host: str = "127.0.0.1"
     port: int = 8000
