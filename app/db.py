@@ -24,6 +24,7 @@ from sqlalchemy.sql.base import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.libpq import DEFERRED, Check, Pending, run_on_psycopg, settle_before_sqlalchemy
+from app.pg_writer_session import WriterSession
 from app.prepared import Prepared, Rows, through_sqlalchemy
 from app.psycopg_readers import PsycopgReaders, ReaderSession
 from app.settings import Settings
@@ -224,6 +225,8 @@ class Database:
             )
         if not write and self.pg_readers is not None:
             return ReaderSession(self._reader, self.pg_readers)
+        if write and self.pg_readers is not None:
+            return WriterSession(self._writer)
         bind = self._writer if write else self._reader
         return AsyncSession(bind, expire_on_commit=False, autoflush=False)
 
@@ -345,7 +348,9 @@ async def run_prepared(
     if isinstance(session, InlineSession | ReaderSession):
         rows = await session.prepared(statement, parameters)
     else:
-        connection, driver = await _connection_of(session)
+        connection, driver = await (
+            session.checked_out() if isinstance(session, WriterSession) else _connection_of(session)
+        )
         if connection.dialect.driver == "psycopg":
             rows = await run_on_psycopg(
                 connection,

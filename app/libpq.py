@@ -64,6 +64,7 @@ from app.prepared import (
 
 _BEGIN = b"BEGIN"
 _COMMIT = b"COMMIT"
+_ROLLBACK = b"ROLLBACK"
 # What a deferred statement gives back: nothing yet (its check sees its row count later).
 DEFERRED = Rows((), [], -1)
 Check = Callable[[int], None]
@@ -523,6 +524,57 @@ async def run_on_psycopg(
         raise
 
 
+def _commit_waits(queued: list[_Queued | None]) -> bool:
+    """Whether the COMMIT must wait for the pipeline's results: a row count to check may
+    still refuse the transaction, and so may rows to collect whose reading may fail (but
+    those ``with_commit``)."""
+    return any(
+        entry is not None
+        and (entry[2] is not None or (entry[3] is not None and not entry[3].with_commit))
+        for entry in queued
+    )
+
+
+async def finish_writer(
+    connection: psycopg.AsyncConnection[Any], dialect: Dialect, *, commit: bool
+) -> None:
+    """End a writer's transaction on ``connection`` without SQLAlchemy (``WriterSession``):
+    ``commit``: the pipeline's statements, their errors and checks raised as at the ORM's
+    commit, then COMMIT, in the pipeline's round trip when nothing waits for its results;
+    else the pipeline dropped and ROLLBACK. A driver error comes out as SQLAlchemy's."""
+    state = _WRITERS.get(connection)
+    pgconn = connection.pgconn
+    if state is not None and state.queued:
+        if commit:
+            await _synced(connection, state, commit=not _commit_waits(state.queued))
+        else:
+            # Rolled back anyway: a statement's failure changes nothing, a lost connection is
+            # seen by the ROLLBACK below.
+            with contextlib.suppress(DBAPIError):
+                await _synced(connection, state, checks=False)
+    if pgconn.transaction_status == TransactionStatus.IDLE:
+        return
+    command = _COMMIT if commit else _ROLLBACK
+    try:
+        pgconn.send_query_params(command, None)
+        _checked(connection, await _results(pgconn))
+    except psycopg.Error as error:
+        lost = connection.pgconn.status != ConnStatus.OK or dialect.is_disconnect(
+            error,  # type: ignore[arg-type]  # psycopg's own error and connection
+            connection,  # type: ignore[arg-type]
+            None,
+        )
+        wrapped = DBAPIError.instance(
+            command.decode(),
+            None,
+            error,
+            psycopg.Error,
+            connection_invalidated=lost,
+            dialect=dialect,
+        )
+        raise wrapped from error
+
+
 def _open_pipeline(
     connection: Connection,
 ) -> tuple[psycopg.AsyncConnection[Any], LibpqState] | None:
@@ -548,18 +600,11 @@ def settle_before_sqlalchemy(engine: AsyncEngine) -> None:
             await_only(_synced(*pipeline))
 
     def before_commit(connection: Connection) -> None:
-        # The COMMIT goes at the end of the pipeline, in its round trip; psycopg's own commit
-        # then finds no transaction open and sends nothing. Not after a row count to check,
-        # which may still refuse the transaction, nor rows to collect whose reading may fail
-        # (but those ``with_commit``).
+        # The COMMIT goes at the end of the pipeline, in its round trip, unless it must wait
+        # for the pipeline's results (``_commit_waits``); psycopg's own commit then finds no
+        # transaction open and sends nothing.
         if (pipeline := _open_pipeline(connection)) is not None:
-            queued = pipeline[1].queued
-            checked = any(
-                entry is not None
-                and (entry[2] is not None or (entry[3] is not None and not entry[3].with_commit))
-                for entry in queued
-            )
-            await_only(_synced(*pipeline, commit=not checked))
+            await_only(_synced(*pipeline, commit=not _commit_waits(pipeline[1].queued)))
 
     def before_rollback(connection: Connection) -> None:
         if (pipeline := _open_pipeline(connection)) is not None:
