@@ -25,10 +25,10 @@ from typing import Any
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.orm.session import Session
 
 from app.libpq import finish_writer
+from app.psycopg_readers import PreparedFirstSession
 
 
 class _BoundSession(Session):
@@ -42,7 +42,7 @@ class _BoundSession(Session):
         return super().get_bind(*args, **kwargs)
 
 
-class WriterSession(AsyncSession):
+class WriterSession(PreparedFirstSession):
     """A PostgreSQL writer's unit of work (see the module's docstring)."""
 
     sync_session: _BoundSession
@@ -126,9 +126,7 @@ class WriterSession(AsyncSession):
 
     async def close(self) -> None:
         try:
-            session = self.sync_session
-            if session.in_transaction() or session.identity_map:
-                await super().close()
+            await self.close_orm()
         finally:
             connection, self._connection = self._connection, None
             if connection is not None:

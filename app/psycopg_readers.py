@@ -172,7 +172,19 @@ class PsycopgReaders:
             await self._discard(self._idle.pop())
 
 
-class ReaderSession(AsyncSession):
+class PreparedFirstSession(AsyncSession):
+    """A session whose requests mostly run prepared statements on a connection it holds itself
+    (``ReaderSession``, ``WriterSession``): the ORM's side is closed only when it was used."""
+
+    async def close_orm(self) -> None:
+        # Untouched, the ORM's session holds nothing, and its close would cost a crossing of
+        # the asyncio bridge for nothing.
+        session = self.sync_session
+        if session.in_transaction() or session.identity_map:
+            await super().close()
+
+
+class ReaderSession(PreparedFirstSession):
     """A PostgreSQL reader's session: its prepared statements on a connection of
     ``PsycopgReaders``, everything else through the ``AsyncSession`` and the readers' engine."""
 
@@ -198,11 +210,7 @@ class ReaderSession(AsyncSession):
 
     async def close(self) -> None:
         try:
-            # Most reads ran prepared statements only: the ORM's session holds nothing, and its
-            # close would cost a crossing of the asyncio bridge for nothing.
-            session = self.sync_session
-            if session.in_transaction() or session.identity_map:
-                await super().close()
+            await self.close_orm()
         finally:
             if self._pooled is not None:
                 pooled, self._pooled = self._pooled, None

@@ -21,7 +21,8 @@ from sqlalchemy import create_engine, event, insert, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 
-from app.db import sync_database_url
+from app import libpq
+from app.db import Database, sync_database_url
 from app.domain.roles import Role
 from app.main import create_app
 from app.migrate import upgrade_to_head
@@ -242,3 +243,32 @@ def keys(app: Any, clean_database: Engine) -> KeyFactory:
 
 def is_postgresql(url: str) -> bool:
     return make_url(url).get_backend_name() == "postgresql"
+
+
+@pytest.fixture
+async def one_connection_postgresql(
+    settings: Settings, clean_database: Engine
+) -> AsyncIterator[Database]:
+    """The database with one connection per pool: every session of a test runs on the same
+    one, in turn. PostgreSQL's own paths (libpq, the writer's session): skipped on SQLite."""
+    if not is_postgresql(settings.database_url):
+        pytest.skip("a PostgreSQL path")
+    database = Database.from_settings(settings.model_copy(update={"database_pool_size": 1}))
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+def count_round_trips(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """From now on, how many times a PostgreSQL statement or pipeline waits for its results
+    through ``app/libpq.py`` (one round trip each): the list's one item."""
+    trips = [0]
+    results = libpq._results
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        trips[0] += 1
+        return await results(*args, **kwargs)
+
+    monkeypatch.setattr(libpq, "_results", counted)
+    return trips

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +18,6 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from psycopg.pq import TransactionStatus
-from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError
 
 from app import libpq
@@ -29,8 +27,7 @@ from app.models import Customer
 from app.prepared import Prepared
 from app.repositories.rows import _insert_into, new_values
 from app.repositories.scoping import _row_by_id
-from app.settings import Settings
-from tests.conftest import KeyFactory, is_postgresql
+from tests.conftest import KeyFactory, count_round_trips, is_postgresql
 from tests.factories import create_order
 
 CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
@@ -38,15 +35,8 @@ BY_ID = _row_by_id(CUSTOMERS, False)
 
 
 @pytest.fixture
-async def db(settings: Settings, clean_database: Engine) -> AsyncIterator[Database]:
-    if make_url(settings.database_url).get_backend_name() != "postgresql":
-        pytest.skip("the libpq path is PostgreSQL's")
-    # One connection: every session below runs on the same one, in turn.
-    database = Database.from_settings(settings.model_copy(update={"database_pool_size": 1}))
-    try:
-        yield database
-    finally:
-        await database.dispose()
+def db(one_connection_postgresql: Database) -> Database:
+    return one_connection_postgresql
 
 
 def _customer(name: str) -> dict[str, Any]:
@@ -427,14 +417,6 @@ async def test_a_creation_is_two_round_trips(
         pytest.skip("the libpq path is PostgreSQL's")
     counter = await keys.headers(Role.COUNTER)
     await create_order(client, counter)  # every statement prepared on the connection
-    trips = 0
-    results = libpq._results
-
-    async def counted(*args: Any, **kwargs: Any) -> Any:
-        nonlocal trips
-        trips += 1
-        return await results(*args, **kwargs)
-
-    monkeypatch.setattr(libpq, "_results", counted)
+    trips = count_round_trips(monkeypatch)
     await create_order(client, counter)
-    assert trips == 2
+    assert trips == [2]

@@ -4,39 +4,30 @@ and in that same transaction when it does."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from psycopg.pq import TransactionStatus
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import select
 
-from app import libpq
 from app.db import Database, after_commit, run_prepared
 from app.models import Customer
 from app.pg_writer_session import WriterSession
 from app.prepared import Prepared
 from app.repositories.rows import _insert_into, new_values
-from app.settings import Settings
+from tests.conftest import count_round_trips
 
 CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
 BACKEND = Prepared(sa.select(sa.func.pg_backend_pid().label("pid")))
 
 
 @pytest.fixture
-async def db(settings: Settings, clean_database: Engine) -> AsyncIterator[Database]:
-    if make_url(settings.database_url).get_backend_name() != "postgresql":
-        pytest.skip("the writer session is PostgreSQL's")
-    # One connection: every session below runs on the same one, in turn.
-    database = Database.from_settings(settings.model_copy(update={"database_pool_size": 1}))
-    try:
-        yield database
-    finally:
-        await database.dispose()
+def db(one_connection_postgresql: Database) -> Database:
+    return one_connection_postgresql
 
 
 def _customer(name: str) -> dict[str, Any]:
@@ -73,17 +64,9 @@ async def test_prepared_statements_commit_with_their_pipeline_without_the_orm(
         await _insert(writer, _customer("Deferred"))
         _, driver = await writer.checked_out()
         seen = _spy_on_psycopgs_commit(driver)
-        trips = 0
-        results = libpq._results
-
-        async def counted(*args: Any, **kwargs: Any) -> Any:
-            nonlocal trips
-            trips += 1
-            return await results(*args, **kwargs)
-
-        monkeypatch.setattr(libpq, "_results", counted)
+        trips = count_round_trips(monkeypatch)
         await writer.commit()
-        assert trips == 1  # BEGIN, the INSERT and COMMIT in one round trip
+        assert trips == [1]  # BEGIN, the INSERT and COMMIT in one round trip
         assert seen == []  # neither SQLAlchemy nor psycopg were asked to commit
         assert driver.info.transaction_status == TransactionStatus.IDLE
         assert not writer.sync_session.in_transaction()
