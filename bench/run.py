@@ -71,6 +71,32 @@ class Measure:
     database_cpu_ms_per_request: float | None = None
     # API, database and wrk CPU over the measured run, as a share of all the machine's cores.
     cores_busy: float | None = None
+    # Connections the PostgreSQL database accepted during the measured run: none from pools
+    # that keep theirs open (overflow connections opened and closed under load were half the
+    # database's CPU per write until the eighteenth round).
+    connections_opened: int | None = None
+
+
+class SessionCount:
+    """How many connections a PostgreSQL database has accepted so far
+    (``pg_stat_database.sessions``), read on one connection kept open for the run, so that
+    reading opens none."""
+
+    def __init__(self, url: str) -> None:
+        engine = create_engine(sync_database_url(url), isolation_level="AUTOCOMMIT")
+        self._connection = engine.connect()
+
+    def __call__(self) -> int:
+        self._connection.exec_driver_sql("SELECT pg_stat_clear_snapshot()")
+        count = self._connection.exec_driver_sql(
+            "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+        ).scalar_one()
+        return int(count)
+
+    def close(self) -> None:
+        engine = self._connection.engine
+        self._connection.close()
+        engine.dispose()
 
 
 def _cpu_seconds(root_pid: int) -> float:
@@ -238,6 +264,8 @@ def _measure(
         )
         _wrk(url, warm_script, args.connections, 1)
         database: int | None = getattr(args, "database_pid", None)
+        sessions: SessionCount | None = getattr(args, "database_sessions", None)
+        sessions_before = sessions() if sessions is not None else 0
         before = _cpu_seconds(server.pid)
         database_before = _cpu_seconds(database) if database else 0.0
         wrk_before, started = _children_cpu_seconds(), time.monotonic()
@@ -249,6 +277,9 @@ def _measure(
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+    # Read once the server is gone: its backends report their connection by their exit at
+    # the latest.
+    opened = sessions() - sessions_before if sessions is not None else None
     rps, p50, p99, errors = _parse(output)
     requests = max(rps * args.duration, 1)
     return Measure(
@@ -262,6 +293,7 @@ def _measure(
             1000 * database_cpu / requests if database_cpu is not None else None
         ),
         cores_busy=(cpu + (database_cpu or 0.0) + wrk_cpu) / (elapsed * (os.cpu_count() or 1)),
+        connections_opened=opened,
     )
 
 
@@ -411,6 +443,16 @@ def _server_environment(url: str) -> dict[str, str]:
 
 def _run(args: argparse.Namespace, url: str, work: Path, env: dict[str, str]) -> int:
     seeded = seed(Settings(database_url=url), args.orders)
+    sessions = SessionCount(url) if args.database == "postgresql" else None
+    args.database_sessions = sessions
+    try:
+        return _run_seeded(args, seeded, work, env)
+    finally:
+        if sessions is not None:
+            sessions.close()
+
+
+def _run_seeded(args: argparse.Namespace, seeded: Seeded, work: Path, env: dict[str, str]) -> int:
     base = f"http://127.0.0.1:{args.port}"
     runs: list[dict[str, object]] = []
     for repeat in range(args.repeats):
@@ -426,13 +468,19 @@ def _run(args: argparse.Namespace, url: str, work: Path, env: dict[str, str]) ->
             print(
                 f"{repeat} {name}: {measured.requests_per_second:.0f} req/s "
                 f"({measured.requests_per_second / bare.requests_per_second:.0%} of bare), "
-                f"p99 {measured.p99_ms:.1f} ms, errors {measured.errors}",
+                f"p99 {measured.p99_ms:.1f} ms, errors {measured.errors}"
+                + (
+                    f", new database connections {measured.connections_opened}"
+                    if measured.connections_opened is not None
+                    else ""
+                ),
                 file=sys.stderr,
             )
     RESULTS.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = RESULTS / f"{stamp}-{args.database}-w{args.workers}.json"
-    out.write_text(json.dumps({"args": vars(args), "runs": runs}, indent=2))
+    settings = {name: value for name, value in vars(args).items() if name != "database_sessions"}
+    out.write_text(json.dumps({"args": settings, "runs": runs}, indent=2))
     print(summary(runs), end="")
     print(f"raw results: {out}", file=sys.stderr)
     return 0
