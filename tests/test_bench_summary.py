@@ -3,8 +3,16 @@ same repeat, each operation judged against the issue's targets) and the in-proce
 
 from __future__ import annotations
 
+import time
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
+
+from app.db import sync_database_url
 from bench.compare import Side, parse_table, report
-from bench.run import is_local_postgres, summary
+from bench.run import SessionCount, is_local_postgres, summary
+from tests.conftest import is_postgresql
 
 
 def _run(
@@ -94,3 +102,22 @@ def test_a_postgresql_on_loopback_or_its_unix_socket_is_local_and_another_host_i
     assert is_local_postgres("postgresql+psycopg://postgres@/test")
     assert not is_local_postgres("postgresql+psycopg://postgres@db.internal:5432/test")
     assert not is_local_postgres("postgresql+psycopg://postgres@/test?host=db.internal")
+
+
+def test_the_session_count_sees_a_new_connection(database_url: str) -> None:
+    if not is_postgresql(database_url):
+        pytest.skip("PostgreSQL's statistics")
+    count = SessionCount(database_url)
+    try:
+        before = count()
+        engine = create_engine(sync_database_url(database_url), poolclass=NullPool)
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+        engine.dispose()
+        # A backend reports its connection with its statistics, by its exit at the latest.
+        deadline = time.monotonic() + 5
+        while count() == before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert count() > before
+    finally:
+        count.close()
