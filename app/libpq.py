@@ -265,12 +265,25 @@ def _wrapped(
     arguments: Any,
     error: psycopg.Error,
 ) -> DBAPIError:
-    lost = connection.pgconn.status != ConnStatus.OK or dialect.is_disconnect(
+    return wrapped_error(
+        dialect, form, arguments, error, disconnect=_lost(connection, dialect, error)
+    )
+
+
+def _lost(connection: psycopg.AsyncConnection[Any], dialect: Dialect, error: psycopg.Error) -> bool:
+    """Whether ``error`` came with the connection's loss."""
+    return connection.pgconn.status != ConnStatus.OK or dialect.is_disconnect(
         error,  # type: ignore[arg-type]  # psycopg's own error and connection
         connection,  # type: ignore[arg-type]
         None,
     )
-    return wrapped_error(dialect, form, arguments, error, disconnect=lost)
+
+
+async def drop_lost(connection: AsyncConnection, error: DBAPIError) -> None:
+    """As SQLAlchemy does on a lost connection: this one is dropped, and so are the pooled
+    ones, which a restarted server no longer knows."""
+    await connection.invalidate(error.orig)
+    await connection.engine.dispose(close=False)
 
 
 def _leave_pipeline(pgconn: PGconn) -> None:
@@ -517,10 +530,7 @@ async def run_on_psycopg(
         return await run_on_psycopg_driver(driver, dialect, prepared, parameters)
     except DBAPIError as error:
         if error.connection_invalidated:
-            # As SQLAlchemy does on a lost connection: this one is dropped, and so are the
-            # pooled ones, which a restarted server no longer knows.
-            await connection.invalidate(error.orig)
-            await connection.engine.dispose(close=False)
+            await drop_lost(connection, error)
         raise
 
 
@@ -559,17 +569,12 @@ async def finish_writer(
         pgconn.send_query_params(command, None)
         _checked(connection, await _results(pgconn))
     except psycopg.Error as error:
-        lost = connection.pgconn.status != ConnStatus.OK or dialect.is_disconnect(
-            error,  # type: ignore[arg-type]  # psycopg's own error and connection
-            connection,  # type: ignore[arg-type]
-            None,
-        )
         wrapped = DBAPIError.instance(
             command.decode(),
             None,
             error,
             psycopg.Error,
-            connection_invalidated=lost,
+            connection_invalidated=_lost(connection, dialect, error),
             dialect=dialect,
         )
         raise wrapped from error

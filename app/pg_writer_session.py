@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel.orm.session import Session
 
-from app.libpq import finish_writer
+from app.libpq import drop_lost, finish_writer
 from app.psycopg_readers import PreparedFirstSession
 
 
@@ -74,10 +74,7 @@ class WriterSession(PreparedFirstSession):
         return connection
 
     async def _drop(self, connection: AsyncConnection, error: DBAPIError) -> None:
-        # As SQLAlchemy does on a lost connection: this one is dropped, and so are the pooled
-        # ones, which a restarted server no longer knows.
-        await connection.invalidate(error.orig)
-        await self._engine.dispose(close=False)
+        await drop_lost(connection, error)
         await self._live()
 
     def sync_connection(self) -> Connection:
