@@ -75,6 +75,9 @@ class Measure:
     # that keep theirs open (overflow connections opened and closed under load were half the
     # database's CPU per write until the eighteenth round).
     connections_opened: int | None = None
+    # The share of the API's CPU spent in the kernel (its system calls: the sockets to wrk and
+    # to PostgreSQL, the loop's polling); the rest is user space, the interpreter mostly.
+    kernel_share: float | None = None
 
 
 class SessionCount:
@@ -99,11 +102,11 @@ class SessionCount:
         engine.dispose()
 
 
-def _cpu_seconds(root_pid: int) -> float:
-    """User + system CPU of a process and its children, from /proc: a uvicorn server and its
+def _cpu_times(root_pid: int) -> tuple[float, float]:
+    """User and system CPU of a process and its children, from /proc: a uvicorn server and its
     workers, or PostgreSQL's postmaster and its backends."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    user = system = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
@@ -112,10 +115,16 @@ def _cpu_seconds(root_pid: int) -> float:
         pid, ppid = int(stat.parent.name), int(fields[1])
         if pid == root_pid:
             # Its own time, and its children's that have exited (a backend that closed).
-            total += sum(int(value) for value in fields[11:15]) / tick
+            user += int(fields[11]) + int(fields[13])
+            system += int(fields[12]) + int(fields[14])
         elif ppid == root_pid:
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+            user += int(fields[11])
+            system += int(fields[12])
+    return user / tick, system / tick
+
+
+def _cpu_seconds(root_pid: int) -> float:
+    return sum(_cpu_times(root_pid))
 
 
 def is_local_postgres(url: str) -> bool:
@@ -266,13 +275,15 @@ def _measure(
         database: int | None = getattr(args, "database_pid", None)
         sessions: SessionCount | None = getattr(args, "database_sessions", None)
         sessions_before = sessions() if sessions is not None else 0
-        before = _cpu_seconds(server.pid)
+        before = _cpu_times(server.pid)
         database_before = _cpu_seconds(database) if database else 0.0
         wrk_before, started = _children_cpu_seconds(), time.monotonic()
         output = _wrk(url, script, args.connections, args.duration)
         elapsed = time.monotonic() - started
         wrk_cpu = _children_cpu_seconds() - wrk_before
-        cpu = _cpu_seconds(server.pid) - before
+        user, system = _cpu_times(server.pid)
+        user, system = user - before[0], system - before[1]
+        cpu = user + system
         database_cpu = _cpu_seconds(database) - database_before if database else None
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -294,6 +305,7 @@ def _measure(
         ),
         cores_busy=(cpu + (database_cpu or 0.0) + wrk_cpu) / (elapsed * (os.cpu_count() or 1)),
         connections_opened=opened,
+        kernel_share=system / cpu if cpu > 0 else None,
     )
 
 
@@ -496,16 +508,18 @@ TARGET_P99_MS = 50.0
 def summary(runs: list[dict[str, object]]) -> str:
     """A Markdown table: medians over repeats, ratios to the bare endpoint, the spread, and
     whether the operation meets its targets (share of the bare endpoint's req/s, p99). The
-    database's CPU per request (PostgreSQL) and the cores' busy share are medians too."""
+    database's CPU per request (PostgreSQL), the cores' busy share and the share of the API's
+    CPU spent in the kernel (with the bare endpoint's beside it) are medians too."""
     by_operation: dict[str, list[tuple[dict, dict]]] = {}
     for run in runs:
         operation, bare = run["operation"], run["bare"]
         by_operation.setdefault(operation["operation"], []).append((operation, bare))  # type: ignore[index]
     header = (
         "| operation | req/s (median) | vs bare | p50 ms | p99 ms | CPU ms/req | vs bare "
-        "| DB CPU ms/req | cores busy | spread req/s | errors | target (vs bare, p99) |"
+        "| DB CPU ms/req | cores busy | API CPU in kernel (bare's) | spread req/s | errors "
+        "| target (vs bare, p99) |"
     )
-    lines = [header, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [header, "| --- " * 13 + "|"]
     for name, pairs in by_operation.items():
         rps = [o["requests_per_second"] for o, _ in pairs]
         ratio = statistics.median(
@@ -515,6 +529,11 @@ def summary(runs: list[dict[str, object]]) -> str:
         cpu_ratio = [o["cpu_ms_per_request"] / max(b["cpu_ms_per_request"], 1e-9) for o, b in pairs]
         database = _median_of(pairs, "database_cpu_ms_per_request")
         busy = _median_of(pairs, "cores_busy")
+        kernel = _median_of(pairs, "kernel_share")
+        bare_kernel = _median_of([(b, o) for o, b in pairs], "kernel_share")
+        in_kernel = (
+            "–" if kernel is None or bare_kernel is None else f"{kernel:.0%} ({bare_kernel:.0%})"
+        )
         lines.append(
             f"| {name} | {statistics.median(rps):.0f} | {ratio:.0%} "
             f"| {statistics.median(o['p50_ms'] for o, _ in pairs):.1f} "
@@ -523,6 +542,7 @@ def summary(runs: list[dict[str, object]]) -> str:
             f"| {statistics.median(cpu_ratio):.1f}× "
             f"| {'–' if database is None else f'{database:.2f}'} "
             f"| {'–' if busy is None else f'{busy:.0%}'} "
+            f"| {in_kernel} "
             f"| {min(rps):.0f}–{max(rps):.0f} "
             f"| {sum(o['errors'] for o, _ in pairs)} | {_verdict(name, ratio, p99)} |"
         )
