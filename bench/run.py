@@ -124,6 +124,7 @@ def _cpu_times(root_pid: int) -> tuple[float, float]:
 
 
 def _cpu_seconds(root_pid: int) -> float:
+    """User + system CPU (``_cpu_times``)."""
     return sum(_cpu_times(root_pid))
 
 
