@@ -86,7 +86,26 @@ def test_api_conforms_to_its_contract(
     clean_database: Engine,
 ) -> None:
     case.call_and_validate(
-        base_url=live.url, session=http, headers=_headers_for(case.path, auth_headers)
+        base_url=live.url,
+        session=http,
+        headers=_headers_for(case.path, auth_headers),
+        excluded_checks=[positive_data_acceptance]
+        if _labelled_positive_with_a_negative_part(case)
+        else [],
+    )
+
+
+def _labelled_positive_with_a_negative_part(case: Any) -> bool:
+    """Schemathesis 4.32's coverage phase can label a case positive while one of its parts was
+    generated negative: a valid body ("near-boundary length string") sent with the headers of
+    a negative case, `If-Match: 0`, which the contract's pattern refuses as the API does (422).
+    Its positive-data check would call that right answer a failure; every other check still
+    runs on such a case."""
+    meta = case.meta
+    return (
+        meta is not None
+        and meta.generation.mode.is_positive
+        and any(component.mode.is_negative for component in meta.components.values())
     )
 
 
