@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StringConstraints
 
 
 class ApiModel(BaseModel):
@@ -24,6 +24,10 @@ class ReadModel(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
 
+
+# A request's yes/no: a JSON boolean and nothing else. pydantic's lax mode would also take 0, 1,
+# "yes" or "off", which the contract's `boolean` refuses (contract fuzzing found `0` accepted).
+Flag = Annotated[bool, Strict()]
 
 # Whitespace, spelled out. A pattern in the contract is read with ECMA-262's `\s` by JSON Schema
 # tools and clients, and with Unicode's by Python and pydantic; the two differ on U+001C–U+001F,

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from app.domain.language import Language
 from app.pagination import Page
-from app.schemas.common import ApiModel, Email, NoNul, NotBlank, Phone, ReadModel, omitted
+from app.schemas.common import ApiModel, Email, Flag, NoNul, NotBlank, Phone, ReadModel, omitted
 
 CustomerName = Annotated[str, NotBlank, Field(max_length=200, examples=["Claire Martin"])]
 Accessibility = Annotated[
@@ -24,7 +24,7 @@ class CustomerCreate(ApiModel):
     phone: Phone | None = None
     preferred_language: Language = Language.FR
     accessibility_needs: Accessibility | None = None
-    contact_consent: bool = Field(
+    contact_consent: Flag = Field(
         default=False, description="Whether the customer agreed to be contacted (notifications)"
     )
 
@@ -38,7 +38,7 @@ class CustomerUpdate(ApiModel):
     phone: Phone | None = None
     preferred_language: Language = omitted()
     accessibility_needs: Accessibility | None = None
-    contact_consent: bool = omitted()
+    contact_consent: Flag = omitted()
 
 
 class CustomerRead(ReadModel):

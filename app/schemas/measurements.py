@@ -18,7 +18,7 @@ from app.domain.readings import (
 from app.domain.symptoms import IntendedUse, SymptomCode, Trigger
 from app.domain.verdicts import ProfileKind
 from app.domain.watches import MovementType
-from app.schemas.common import ApiModel, AwareDatetime, NoNul, NotBlank
+from app.schemas.common import ApiModel, AwareDatetime, Flag, NoNul, NotBlank
 from app.schemas.money import MoneyIn
 
 ProfileCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,59}$")]
@@ -53,8 +53,8 @@ class WaterTestIn(ApiModel):
     leak_rate: float | None = Field(
         default=None, ge=0, le=100_000, allow_inf_nan=False, description="µg/min (dry testers)"
     )
-    condensation: bool | None = Field(default=None, description="Condensation test result")
-    gaskets_changed: bool = False
+    condensation: Flag | None = Field(default=None, description="Condensation test result")
+    gaskets_changed: Flag = False
 
 
 class PowerReserveIn(ApiModel):
@@ -65,8 +65,8 @@ class PowerReserveIn(ApiModel):
 class WindingCheckIn(ApiModel):
     minutes_on_winder: int = Field(ge=0, le=1440)
     reserve_gained_hours: float | None = Field(default=None, ge=0, le=1000, allow_inf_nan=False)
-    rotor_play_ok: bool
-    noise_ok: bool
+    rotor_play_ok: Flag
+    noise_ok: Flag
 
 
 class QuartzTestIn(ApiModel):
@@ -79,7 +79,7 @@ class QuartzTestIn(ApiModel):
     monthly_rate: float | None = Field(
         default=None, ge=-600, le=600, allow_inf_nan=False, description="s/month"
     )
-    end_of_life_indicator: bool = Field(
+    end_of_life_indicator: Flag = Field(
         default=False, description="Second hand jumping every 4 seconds"
     )
 
@@ -184,10 +184,10 @@ class ToleranceProfileWrite(ApiModel):
     brand: ShortText | None = None
     caliber: ShortText | None = None
     limits: ProfileLimits
-    auto_select: bool = Field(
+    auto_select: Flag = Field(
         default=True, description="Picked for a matching watch when no profile is named"
     )
-    active: bool = True
+    active: Flag = True
 
 
 class ToleranceProfileCreate(ToleranceProfileWrite):
@@ -221,8 +221,8 @@ class WorkLogEntryCreate(ApiModel):
     step: Annotated[str, NotBlank, Field(max_length=100, examples=["disassembly"])]
     note: Note | None = None
     minutes_spent: int = Field(default=0, ge=0, le=1440)
-    anomaly: bool = False
-    alert_manager: bool = Field(default=False, description="Alert the workshop manager")
+    anomaly: Flag = False
+    alert_manager: Flag = Field(default=False, description="Alert the workshop manager")
     parts_used: list[PartUsed] = Field(default_factory=list, max_length=50)
 
 
@@ -257,7 +257,7 @@ class EstimateRange(ApiModel):
 
 
 class PreDiagnosisReview(ApiModel):
-    approved: bool
+    approved: Flag
     note: Note | None = None
 
 
@@ -271,13 +271,13 @@ class PreDiagnoseFields(ApiModel):
     worn: ShortText | None = Field(default=None, description="How the watch is worn")
     hours_off_wrist_before_stop: float | None = Field(default=None, ge=0, le=1000)
     observed_rate: ShortText | None = Field(default=None, examples=["+2 min per week"])
-    crown_screwed_down: bool | None = None
+    crown_screwed_down: Flag | None = None
     visible_damage: Note | None = None
     intended_use: IntendedUse | None = None
     proposed_services: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,49}$")]] = Field(
         default_factory=list, max_length=20, description="Catalogue codes"
     )
     estimate: EstimateRange | None = None
-    manager_review_requested: bool = Field(
+    manager_review_requested: Flag = Field(
         default=False, description="Send the pre-quote to the manager for review"
     )

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from app.domain.language import Language
 from app.pagination import Page
-from app.schemas.common import ApiModel, Email, NoNul, NotBlank, Phone, ReadModel, omitted
+from app.schemas.common import ApiModel, Email, Flag, NoNul, NotBlank, Phone, ReadModel, omitted
 
 PartnerName = Annotated[str, NotBlank, Field(max_length=200, examples=["Bijouterie du Port"])]
 Address = Annotated[str, NoNul, Field(max_length=500)]
@@ -39,7 +39,7 @@ class PartnerUpdate(ApiModel):
     contact_phone: Phone | None = None
     return_shipping_address: Address = omitted()
     default_language: Language = omitted()
-    active: bool = omitted()
+    active: Flag = omitted()
 
 
 class PartnerRead(ReadModel):

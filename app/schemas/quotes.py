@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from app.domain.watches import MovementType
-from app.schemas.common import ApiModel, NoNul, NotBlank, ReadModel, omitted
+from app.schemas.common import ApiModel, Flag, NoNul, NotBlank, ReadModel, omitted
 from app.schemas.money import MoneyIn, MoneyRead
 
 ServiceCode = Annotated[
@@ -43,7 +43,7 @@ class CatalogServiceUpdate(ApiModel):
     vat_rate: VatRateText = omitted()
     warranty_months: Annotated[int, Field(ge=0, le=120)] = omitted()
     movement_types: Annotated[list[MovementType], Field(max_length=3)] = omitted()
-    active: bool = omitted()
+    active: Flag = omitted()
 
 
 class CatalogServiceRead(BaseModel):
@@ -69,7 +69,7 @@ class ServiceLineIn(ApiModel):
     kind: Literal["service"]
     code: ServiceCode
     quantity: int = Field(default=1, ge=1, le=1000)
-    mandatory: bool = True
+    mandatory: Flag = True
     unit_price: MoneyIn | None = Field(
         default=None, description="Overrides the catalogue price (excl. VAT)"
     )
@@ -82,7 +82,7 @@ class PartLineIn(ApiModel):
     description: Description
     quantity: int = Field(default=1, ge=1, le=1000)
     unit_price: MoneyIn = Field(description="Price excl. VAT")
-    mandatory: bool = True
+    mandatory: Flag = True
     vat_rate: VatRateText = "0.20"
     warranty_months: int = Field(default=12, ge=0, le=120)
 

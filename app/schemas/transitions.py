@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from app.domain.intake import IdentityProof
-from app.schemas.common import ApiModel, NoNul, NotBlank
+from app.schemas.common import ApiModel, Flag, NoNul, NotBlank
 from app.schemas.measurements import PreDiagnoseFields
 from app.schemas.repair_orders import (
     Acknowledgement,
@@ -118,7 +118,7 @@ class FailQcCommand(ApiModel):
 
 class PassQcCommand(ApiModel):
     action: Literal["pass_qc"]
-    override: bool = Field(
+    override: Flag = Field(
         default=False, description="Manager only: pass although the QC session did not"
     )
     reason: Reason | None = Field(default=None, description="Required with override")
@@ -134,7 +134,7 @@ class IdentityCheck(ApiModel):
     presented_reference: Reference = Field(
         description="The receipt's order number, the tracking token, or the document's number"
     )
-    serial_confirmed: bool = Field(description="The watch's serial was checked with the person")
+    serial_confirmed: Flag = Field(description="The watch's serial was checked with the person")
 
 
 class Shipment(ApiModel):

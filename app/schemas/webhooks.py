@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field
 
 from app.domain.webhooks import EventType
-from app.schemas.common import SPACE, ApiModel, NoNul, omitted
+from app.schemas.common import SPACE, ApiModel, Flag, NoNul, omitted
 
 WebhookUrl = Annotated[
     str,
@@ -28,14 +28,14 @@ class WebhookSubscriptionCreate(ApiModel):
         default_factory=list, max_length=10, description="Empty: every event type"
     )
     description: Annotated[str, NoNul, Field(max_length=500)] | None = None
-    active: bool = True
+    active: Flag = True
 
 
 class WebhookSubscriptionUpdate(ApiModel):
     url: WebhookUrl = omitted()
     event_types: Annotated[list[EventType], Field(max_length=10)] = omitted()
     description: Annotated[str, NoNul, Field(max_length=500)] | None = None
-    active: bool = omitted()
+    active: Flag = omitted()
 
 
 class WebhookSubscriptionRead(BaseModel):

@@ -107,6 +107,10 @@ async def test_invalid_input_is_refused_and_nothing_is_written(
         ({"name": "A", "email": "not-an-email"}, "/email"),
         ({"name": "A", "preferred_language": "de"}, "/preferred_language"),
         ({"name": "nul\u0000byte"}, "/name"),
+        # A JSON boolean only, as the contract says: not 0, 1 or a word (contract fuzzing).
+        ({"name": "A", "contact_consent": 0}, "/contact_consent"),
+        ({"name": "A", "contact_consent": 1}, "/contact_consent"),
+        ({"name": "A", "contact_consent": "yes"}, "/contact_consent"),
     ]
     for payload, pointer in cases:
         response = await client.post("/v1/customers", json=payload, headers=counter)

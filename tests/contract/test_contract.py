@@ -71,3 +71,41 @@ def test_every_pattern_means_the_same_to_the_api_and_its_clients(served: dict[st
     patterns = _patterns(served)
     assert len(patterns) > 10
     assert [p for p in patterns if _AMBIGUOUS.search(p)] == []
+
+
+def _request_models() -> list[type[Any]]:
+    import importlib
+    import pkgutil
+
+    import app.schemas
+    from app.schemas.common import ApiModel
+
+    for module in pkgutil.iter_modules(app.schemas.__path__):
+        importlib.import_module(f"app.schemas.{module.name}")
+    found: list[type[Any]] = []
+    pending: list[type[Any]] = [ApiModel]
+    while pending:
+        for subclass in pending.pop().__subclasses__():
+            found.append(subclass)
+            pending.append(subclass)
+    return found
+
+
+def test_every_boolean_a_request_carries_is_a_json_boolean_only() -> None:
+    """The contract's `boolean` takes true and false: pydantic's lax mode would also take 0, 1
+    and words such as "yes" (contract fuzzing found `contact_consent: 0` accepted)."""
+    from pydantic import TypeAdapter, ValidationError
+
+    checked = 0
+    for model in _request_models():
+        for name, field in model.model_fields.items():
+            if field.annotation not in (bool, bool | None):
+                continue
+            checked += 1
+            adapter = TypeAdapter(field.rebuild_annotation())
+            assert adapter.validate_python(True) is True
+            for loose in (0, 1, "true", "yes"):
+                with pytest.raises(ValidationError):
+                    adapter.validate_python(loose)
+                    pytest.fail(f"{model.__name__}.{name} took {loose!r}")
+    assert checked >= 20  # every request model's flags, found through ApiModel's subclasses
