@@ -6,7 +6,6 @@ import functools
 import itertools
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Body, Depends, Query, Response
@@ -27,7 +26,7 @@ from app.domain.roles import Role
 from app.models import RepairOrder
 from app.repositories.repair_orders import ACTIONS_MARK, OrderFilters
 from app.routers.common import ETAG_HEADER, LOCATION_HEADER, api_router, documented, json_response
-from app.schemas.common import AwareDatetime, CursorParam, Limit, SearchText
+from app.schemas.common import AwareDatetime, CursorParam, IsoDate, Limit, SearchText
 from app.schemas.measurements import PreDiagnosisReview
 from app.schemas.repair_orders import (
     InboundShipment,
@@ -204,7 +203,7 @@ async def list_repair_orders(
     created_after: Annotated[AwareDatetime | None, Query()] = None,
     created_before: Annotated[AwareDatetime | None, Query()] = None,
     updated_after: Annotated[AwareDatetime | None, Query()] = None,
-    promised_before: Annotated[date | None, Query()] = None,
+    promised_before: Annotated[IsoDate | None, Query()] = None,
     q: Annotated[
         SearchText | None, Query(description="Order number, watch serial or customer name")
     ] = None,

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+)
 
 
 class ApiModel(BaseModel):
@@ -53,7 +62,22 @@ def _aware(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+# A number, or text that is one: pydantic reads it as seconds since 1970.
+_SECONDS = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def _text_only(value: Any) -> Any:
+    """A date or a time on the wire is RFC 3339 text, as the contract's formats say. pydantic
+    would also read a number, or digits, as seconds since 1970: "20260101" as 1970-08-23
+    (contract fuzzing found `updated_after=0.5` accepted)."""
+    if isinstance(value, int | float) or (isinstance(value, str) and _SECONDS.fullmatch(value)):
+        raise ValueError("an RFC 3339 date or date-time is required (e.g. 2026-11-23T10:15:00Z)")
+    return value
+
+
+AwareDatetime = Annotated[datetime, BeforeValidator(_text_only), AfterValidator(_aware)]
+# A calendar date in a request: RFC 3339's full-date (e.g. 2026-11-23), never a number.
+IsoDate = Annotated[date, BeforeValidator(_text_only)]
 
 Email = Annotated[
     str,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
@@ -18,7 +18,7 @@ from app.domain.readings import (
 from app.domain.symptoms import IntendedUse, SymptomCode, Trigger
 from app.domain.verdicts import ProfileKind
 from app.domain.watches import MovementType
-from app.schemas.common import ApiModel, AwareDatetime, Flag, NoNul, NotBlank
+from app.schemas.common import ApiModel, AwareDatetime, Flag, IsoDate, NoNul, NotBlank
 from app.schemas.money import MoneyIn
 
 ProfileCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,59}$")]
@@ -266,8 +266,8 @@ class PreDiagnoseFields(ApiModel):
     description: Note | None = Field(default=None, description="The symptom in free text")
     since: ShortText | None = Field(default=None, examples=["two weeks"])
     trigger: Trigger = Trigger.UNKNOWN
-    last_service_on: date | None = None
-    last_battery_change_on: date | None = None
+    last_service_on: IsoDate | None = None
+    last_battery_change_on: IsoDate | None = None
     worn: ShortText | None = Field(default=None, description="How the watch is worn")
     hours_off_wrist_before_stop: float | None = Field(default=None, ge=0, le=1000)
     observed_rate: ShortText | None = Field(default=None, examples=["+2 min per week"])

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from app.domain.watches import MovementType
-from app.schemas.common import ApiModel, Flag, NoNul, NotBlank, ReadModel, omitted
+from app.schemas.common import ApiModel, Flag, IsoDate, NoNul, NotBlank, ReadModel, omitted
 from app.schemas.money import MoneyIn, MoneyRead
 
 ServiceCode = Annotated[
@@ -92,7 +92,7 @@ QuoteLineIn = Annotated[ServiceLineIn | PartLineIn, Field(discriminator="kind")]
 
 class QuoteRevisionCreate(ApiModel):
     lines: list[QuoteLineIn] = Field(min_length=1, max_length=100)
-    valid_until: date | None = Field(
+    valid_until: IsoDate | None = Field(
         default=None, description="Defaults to the send date plus the workshop's validity"
     )
     diagnosis_fee: MoneyIn | None = Field(
@@ -105,7 +105,7 @@ class QuoteRevisionCreate(ApiModel):
 
 class QuoteRevisionUpdate(ApiModel):
     lines: Annotated[list[QuoteLineIn], Field(min_length=1, max_length=100)] = omitted()
-    valid_until: date | None = None
+    valid_until: IsoDate | None = None
     diagnosis_fee: MoneyIn | None = None
     note: Annotated[str, NoNul, Field(max_length=2000)] | None = None
 

@@ -11,7 +11,7 @@ from pydantic import Field
 from app.domain.handback import ReminderChannel
 from app.domain.intake import Accessory, Defect, WatchPart
 from app.pagination import Page
-from app.schemas.common import ApiModel, AwareDatetime, NoNul, NotBlank, ReadModel
+from app.schemas.common import ApiModel, AwareDatetime, IsoDate, NoNul, NotBlank, ReadModel
 from app.schemas.customers import CustomerCreate
 from app.schemas.money import MoneyIn, MoneyRead
 from app.schemas.watches import WatchCreate
@@ -59,7 +59,7 @@ class IntakeDetails(ApiModel):
     condition_report: list[PartCondition] = Field(default_factory=list, max_length=12)
     accessories: list[AccessoryLeft] = Field(default_factory=list, max_length=20)
     accessibility_needs: Annotated[str, NoNul, Field(max_length=1000)] | None = None
-    promised_date: date | None = None
+    promised_date: IsoDate | None = None
     acknowledgement: Acknowledgement | None = None
 
 

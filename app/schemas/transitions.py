@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import Field
 
 from app.domain.intake import IdentityProof
-from app.schemas.common import ApiModel, Flag, NoNul, NotBlank
+from app.schemas.common import ApiModel, Flag, IsoDate, NoNul, NotBlank
 from app.schemas.measurements import PreDiagnoseFields
 from app.schemas.repair_orders import (
     Acknowledgement,
@@ -87,8 +86,8 @@ class StartRepairCommand(ApiModel):
 class WaitForPartsCommand(ApiModel):
     action: Literal["wait_for_parts"]
     parts: list[DiagnosedPart] = Field(min_length=1, max_length=50)
-    expected_on: date | None = None
-    new_promised_date: date | None = Field(
+    expected_on: IsoDate | None = None
+    new_promised_date: IsoDate | None = Field(
         default=None, description="The date promised to the customer, when it moves"
     )
 

@@ -237,3 +237,15 @@ async def test_partner_sees_only_its_own_customers(
     assert (await client.get("/v1/customers", headers=boutique_b)).json()["items"] == []
     staff_view = (await client.get("/v1/customers", headers=counter)).json()["items"]
     assert len(staff_view) == 2
+
+
+async def test_a_time_filter_is_text_not_seconds(
+    client: httpx.AsyncClient, counter: dict[str, str]
+) -> None:
+    """`updated_after=0.5` was read as half a second after 1970 (contract fuzzing)."""
+    for value in ("0.5", "20260101"):
+        response = await client.get(f"/v1/customers?updated_after={value}", headers=counter)
+        assert response.status_code == 422, value
+        assert response.headers["content-type"] == PROBLEM
+    fine = await client.get("/v1/customers?updated_after=2026-01-01T00:00:00Z", headers=counter)
+    assert fine.status_code == 200

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import types
 from typing import Any
 
 import pytest
@@ -91,6 +92,18 @@ def _request_models() -> list[type[Any]]:
     return found
 
 
+def _kinds(annotation: Any) -> set[Any]:
+    """The types a field takes, out of its optional and annotated wrappings."""
+    import typing
+
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _kinds(typing.get_args(annotation)[0])
+    arguments = typing.get_args(annotation)
+    if arguments and typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return set().union(*(_kinds(argument) for argument in arguments))
+    return {annotation}
+
+
 def test_every_boolean_a_request_carries_is_a_json_boolean_only() -> None:
     """The contract's `boolean` takes true and false: pydantic's lax mode would also take 0, 1
     and words such as "yes" (contract fuzzing found `contact_consent: 0` accepted)."""
@@ -99,7 +112,7 @@ def test_every_boolean_a_request_carries_is_a_json_boolean_only() -> None:
     checked = 0
     for model in _request_models():
         for name, field in model.model_fields.items():
-            if field.annotation not in (bool, bool | None):
+            if bool not in _kinds(field.annotation):
                 continue
             checked += 1
             adapter = TypeAdapter(field.rebuild_annotation())
@@ -108,4 +121,26 @@ def test_every_boolean_a_request_carries_is_a_json_boolean_only() -> None:
                 with pytest.raises(ValidationError):
                     adapter.validate_python(loose)
                     pytest.fail(f"{model.__name__}.{name} took {loose!r}")
-    assert checked >= 20  # every request model's flags, found through ApiModel's subclasses
+    assert checked >= 22  # every request model's flags, found through ApiModel's subclasses
+
+
+def test_every_date_a_request_carries_is_text_never_seconds_since_1970() -> None:
+    """The contract's `date` and `date-time` are RFC 3339 text: pydantic would also read a
+    number, or digits, as seconds since 1970 ("20260101" as 1970-08-23; contract fuzzing found
+    `updated_after=0.5` accepted)."""
+    from datetime import date, datetime
+
+    from pydantic import TypeAdapter, ValidationError
+
+    checked = 0
+    for model in _request_models():
+        for name, field in model.model_fields.items():
+            if not _kinds(field.annotation) & {date, datetime}:
+                continue
+            checked += 1
+            adapter = TypeAdapter(field.rebuild_annotation())
+            for seconds in (0, 0.5, "0.5", "20260101"):
+                with pytest.raises(ValidationError):
+                    adapter.validate_python(seconds)
+                    pytest.fail(f"{model.__name__}.{name} took {seconds!r}")
+    assert checked >= 8
