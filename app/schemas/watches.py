@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
 from app.domain.watches import MovementType
 from app.pagination import Page
@@ -19,18 +20,36 @@ BeatRate = Annotated[
     int,
     Field(ge=7200, le=72000, description="Beat rate in vibrations per hour", examples=[28800]),
 ]
+# A lift angle as text: a decimal from 40 to 60, in any precision. The contract says so with
+# this pattern, and the API holds text to it: pydantic alone would read " 52", "5.2e1" or
+# "+52" too, and the contract's plain `string` let through text no angle is (contract fuzzing).
+LIFT_ANGLE_TEXT = r"^((4[0-9]|5[0-9])(\.[0-9]+)?|60(\.0+)?)$"
+
+
+def _lift_angle_text(value: Any) -> Any:
+    if isinstance(value, str) and not re.fullmatch(LIFT_ANGLE_TEXT, value):
+        raise ValueError("a lift angle from 40 to 60 degrees, as a number or as text like 52.5")
+    return value
+
+
 LiftAngle = Annotated[
     Decimal,
-    Field(
-        ge=Decimal("40"),
-        le=Decimal("60"),
-        max_digits=4,
-        decimal_places=1,
-        description="Lift angle in degrees, used by the timing machine (usually 48–54°)",
-        examples=["52"],
-    ),
+    BeforeValidator(_lift_angle_text),
+    Field(ge=Decimal("40"), le=Decimal("60")),
     # After the bounds: quantizing 1e27 first raised InvalidOperation, a 500 (found by fuzzing).
+    # Any precision is taken and rounded to a tenth, as the contract's number allows any.
     AfterValidator(lambda angle: angle.quantize(Decimal("0.1"))),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 40, "maximum": 60},
+                {"type": "string", "pattern": LIFT_ANGLE_TEXT},
+            ],
+            "description": "Lift angle in degrees, used by the timing machine (usually 48–54°), "
+            "kept to a tenth of a degree",
+            "examples": ["52"],
+        }
+    ),
 ]
 
 

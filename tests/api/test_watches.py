@@ -52,11 +52,28 @@ async def test_implausible_watch_data_is_refused(
         ("lift_angle", "90"),
         ("lift_angle", 1e27),  # once a 500: quantized before its bounds were checked
         ("lift_angle", "NaN"),
+        # As text, what the contract's pattern takes and nothing else (contract fuzzing).
+        ("lift_angle", " 52"),
+        ("lift_angle", "5.2e1"),
+        ("lift_angle", "60.5"),
         ("brand", ""),
     ]:
         response = await client.post("/v1/watches", json={**WATCH, field: value}, headers=counter)
         assert response.status_code == 422, field
         assert response.json()["errors"][0]["pointer"] == f"/{field}"
+
+
+async def test_a_lift_angle_in_any_precision_is_kept_to_a_tenth_of_a_degree(
+    client: httpx.AsyncClient, counter: dict[str, str]
+) -> None:
+    """The contract's number takes any precision: a measured 49.732… was once refused by a
+    four-digit limit the contract did not state (contract fuzzing)."""
+    for sent, kept in [(49.73259835234628, "49.7"), (52.25, "52.2"), ("59.96", "60.0")]:
+        created = await client.post(
+            "/v1/watches", json={**WATCH, "lift_angle": sent}, headers=counter
+        )
+        assert created.status_code == 201, (sent, created.text)
+        assert created.json()["lift_angle"] == kept
 
 
 async def test_unknown_owner_is_refused_with_a_pointer(
