@@ -387,3 +387,19 @@ async def test_receipt_corrections_are_events_and_the_receipt_stays_as_printed(
     again = (await client.get(f"/v1/repair-orders/{order['id']}", headers=counter)).json()
     assert again["complaint"] == "Stops at night"
     assert again["version"] == 2
+
+
+async def test_a_date_filter_is_text_not_seconds(
+    client: httpx.AsyncClient, staff: dict[Role, dict[str, str]]
+) -> None:
+    """`promised_before=0` was read as 1970-01-01 (contract fuzzing found such numbers taken)."""
+    for value in ("0", "20260101"):
+        response = await client.get(
+            f"/v1/repair-orders?promised_before={value}", headers=staff[Role.COUNTER]
+        )
+        assert response.status_code == 422, value
+        assert response.json()["errors"][0]["pointer"] == "/query/promised_before"
+    fine = await client.get(
+        "/v1/repair-orders?promised_before=2026-12-31", headers=staff[Role.COUNTER]
+    )
+    assert fine.status_code == 200
