@@ -31,11 +31,13 @@ def _move_problems_to_problem_media_type(schema: dict[str, Any]) -> None:
                     del content["application/json"]
 
 
-def _require_if_match_on_patch_and_delete(schema: dict[str, Any]) -> None:
+def _require_if_match_where_428(schema: dict[str, Any]) -> None:
     # The endpoints answer a missing If-Match with 428 themselves (not FastAPI's 422), so the
-    # parameter is optional to the framework but required by the contract.
+    # parameter is optional to the framework but required by the contract: on every PATCH,
+    # PUT and DELETE (the PUT of a tolerance profile was left out until contract fuzzing
+    # found its 428 to an If-Match the contract called optional).
     for path_item in schema.get("paths", {}).values():
-        for method in ("patch", "delete"):
+        for method in ("patch", "put", "delete"):
             for parameter in path_item.get(method, {}).get("parameters", []):
                 if parameter["in"] == "header" and parameter["name"] == "If-Match":
                     parameter["required"] = True
@@ -138,7 +140,7 @@ def build_openapi(app: FastAPI, routers: Sequence[APIRouter]) -> dict[str, Any]:
         _move_problems_to_problem_media_type(schema)
         _drop_framework_validation_schemas(schema)
         _headers_are_never_null(schema)
-        _require_if_match_on_patch_and_delete(schema)
+        _require_if_match_where_428(schema)
         _add_links(schema)
         app.openapi_schema = schema
     return app.openapi_schema

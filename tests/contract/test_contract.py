@@ -144,3 +144,18 @@ def test_every_date_a_request_carries_is_text_never_seconds_since_1970() -> None
                     adapter.validate_python(seconds)
                     pytest.fail(f"{model.__name__}.{name} took {seconds!r}")
     assert checked >= 8
+
+
+def test_an_operation_that_answers_428_requires_if_match(served: dict[str, Any]) -> None:
+    """428 Precondition Required is the answer to a missing If-Match: the contract must then
+    call the header required (contract fuzzing found the PUT of a tolerance profile calling it
+    optional)."""
+    answering_428 = [
+        (method, path, operation)
+        for method, path, operation in _operations(served)
+        if "428" in operation.get("responses", {})
+    ]
+    assert answering_428
+    for method, path, operation in answering_428:
+        if_match = [p for p in operation.get("parameters", []) if p["name"] == "If-Match"]
+        assert if_match and if_match[0]["required"] is True, (method, path)
