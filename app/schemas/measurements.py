@@ -18,7 +18,16 @@ from app.domain.readings import (
 from app.domain.symptoms import IntendedUse, SymptomCode, Trigger
 from app.domain.verdicts import ProfileKind
 from app.domain.watches import MovementType
-from app.schemas.common import ApiModel, AwareDatetime, Flag, IsoDate, NoNul, NotBlank
+from app.schemas.common import (
+    ApiModel,
+    AwareDatetime,
+    Flag,
+    Integer,
+    IsoDate,
+    NoNul,
+    NotBlank,
+    Number,
+)
 from app.schemas.money import MoneyIn
 
 ProfileCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,59}$")]
@@ -32,15 +41,15 @@ def reading(low: float, high: float, unit: str) -> Any:
 
 class TimingReadingIn(ApiModel):
     position: Position
-    rate: float = reading(-1000, 1000, "Rate in seconds per day (signed)")
-    amplitude: float = reading(0, 360, "Amplitude in degrees")
-    beat_error: float = reading(0, 9.9, "Beat error in milliseconds")
+    rate: Number = reading(-1000, 1000, "Rate in seconds per day (signed)")
+    amplitude: Number = reading(0, 360, "Amplitude in degrees")
+    beat_error: Number = reading(0, 9.9, "Beat error in milliseconds")
 
 
 class TimingRunIn(ApiModel):
     beat_rate: Literal[14400, 18000, 19800, 21600, 25200, 28800, 36000, 43200]
-    lift_angle: float = Field(default=52, ge=40, le=60, description="Lift angle used (degrees)")
-    hours_after_full_wind: float = reading(0, 240, "0 = fully wound")
+    lift_angle: Number = Field(default=52, ge=40, le=60, description="Lift angle used (degrees)")
+    hours_after_full_wind: Number = reading(0, 240, "0 = fully wound")
     machine: ShortText | None = None
     readings: list[TimingReadingIn] = Field(min_length=1, max_length=6)
 
@@ -48,9 +57,9 @@ class TimingRunIn(ApiModel):
 class WaterTestIn(ApiModel):
     method: WaterMethod
     stage: WaterStage
-    rated_pressure_bar: float = Field(gt=0, le=200, allow_inf_nan=False)
-    test_pressure_bar: float = reading(0, 200, "Pressure applied (bar)")
-    leak_rate: float | None = Field(
+    rated_pressure_bar: Number = Field(gt=0, le=200, allow_inf_nan=False)
+    test_pressure_bar: Number = reading(0, 200, "Pressure applied (bar)")
+    leak_rate: Number | None = Field(
         default=None, ge=0, le=100_000, allow_inf_nan=False, description="µg/min (dry testers)"
     )
     condensation: Flag | None = Field(default=None, description="Condensation test result")
@@ -58,25 +67,25 @@ class WaterTestIn(ApiModel):
 
 
 class PowerReserveIn(ApiModel):
-    hours_measured: float = reading(0, 1000, "Hours from full wind to stop")
-    expected_hours: float = Field(gt=0, le=1000, allow_inf_nan=False, description="Caliber's")
+    hours_measured: Number = reading(0, 1000, "Hours from full wind to stop")
+    expected_hours: Number = Field(gt=0, le=1000, allow_inf_nan=False, description="Caliber's")
 
 
 class WindingCheckIn(ApiModel):
-    minutes_on_winder: int = Field(ge=0, le=1440)
-    reserve_gained_hours: float | None = Field(default=None, ge=0, le=1000, allow_inf_nan=False)
+    minutes_on_winder: Integer = Field(ge=0, le=1440)
+    reserve_gained_hours: Number | None = Field(default=None, ge=0, le=1000, allow_inf_nan=False)
     rotor_play_ok: Flag
     noise_ok: Flag
 
 
 class QuartzTestIn(ApiModel):
     battery_type: BatteryType | None = None
-    battery_voltage: float | None = Field(default=None, ge=0, le=3.6, allow_inf_nan=False)
-    consumption_ua: float | None = Field(default=None, ge=0, le=1000, allow_inf_nan=False)
-    coil_resistance_kohm: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
-    insulation_mohm: float | None = Field(default=None, ge=0, le=100_000, allow_inf_nan=False)
-    min_running_voltage: float | None = Field(default=None, ge=0, le=3.6, allow_inf_nan=False)
-    monthly_rate: float | None = Field(
+    battery_voltage: Number | None = Field(default=None, ge=0, le=3.6, allow_inf_nan=False)
+    consumption_ua: Number | None = Field(default=None, ge=0, le=1000, allow_inf_nan=False)
+    coil_resistance_kohm: Number | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
+    insulation_mohm: Number | None = Field(default=None, ge=0, le=100_000, allow_inf_nan=False)
+    min_running_voltage: Number | None = Field(default=None, ge=0, le=3.6, allow_inf_nan=False)
+    monthly_rate: Number | None = Field(
         default=None, ge=-600, le=600, allow_inf_nan=False, description="s/month"
     )
     end_of_life_indicator: Flag = Field(
@@ -156,25 +165,25 @@ class MeasurementList(BaseModel):
 
 
 class ProfileLimits(ApiModel):
-    mean_rate_min: float | None = Field(default=None, ge=-1000, le=1000)
-    mean_rate_max: float | None = Field(default=None, ge=-1000, le=1000)
-    delta_max: float | None = Field(default=None, ge=0, le=1000)
-    h_minus_v_min: float | None = Field(default=None, ge=-1000, le=1000)
-    h_minus_v_max: float | None = Field(default=None, ge=-1000, le=1000)
-    amplitude_dial_up_min: float | None = Field(default=None, ge=0, le=360)
-    amplitude_max: float | None = Field(default=None, ge=0, le=360)
-    beat_error_max: float | None = Field(default=None, ge=0, le=9.9)
-    vertical_amplitude_24h_min: float | None = Field(default=None, ge=0, le=360)
-    power_reserve_ratio_min: float | None = Field(default=None, ge=0, le=2)
-    leak_rate_max: float | None = Field(default=None, ge=0, le=100_000)
-    test_pressure_factor: float | None = Field(default=None, ge=0, le=5)
-    battery_voltage_min: float | None = Field(default=None, ge=0, le=3.6)
-    consumption_max: float | None = Field(default=None, ge=0, le=1000)
-    coil_resistance_min: float | None = Field(default=None, ge=0, le=100)
-    coil_resistance_max: float | None = Field(default=None, ge=0, le=100)
-    insulation_min: float | None = Field(default=None, ge=0, le=100_000)
-    monthly_rate_min: float | None = Field(default=None, ge=-600, le=600)
-    monthly_rate_max: float | None = Field(default=None, ge=-600, le=600)
+    mean_rate_min: Number | None = Field(default=None, ge=-1000, le=1000)
+    mean_rate_max: Number | None = Field(default=None, ge=-1000, le=1000)
+    delta_max: Number | None = Field(default=None, ge=0, le=1000)
+    h_minus_v_min: Number | None = Field(default=None, ge=-1000, le=1000)
+    h_minus_v_max: Number | None = Field(default=None, ge=-1000, le=1000)
+    amplitude_dial_up_min: Number | None = Field(default=None, ge=0, le=360)
+    amplitude_max: Number | None = Field(default=None, ge=0, le=360)
+    beat_error_max: Number | None = Field(default=None, ge=0, le=9.9)
+    vertical_amplitude_24h_min: Number | None = Field(default=None, ge=0, le=360)
+    power_reserve_ratio_min: Number | None = Field(default=None, ge=0, le=2)
+    leak_rate_max: Number | None = Field(default=None, ge=0, le=100_000)
+    test_pressure_factor: Number | None = Field(default=None, ge=0, le=5)
+    battery_voltage_min: Number | None = Field(default=None, ge=0, le=3.6)
+    consumption_max: Number | None = Field(default=None, ge=0, le=1000)
+    coil_resistance_min: Number | None = Field(default=None, ge=0, le=100)
+    coil_resistance_max: Number | None = Field(default=None, ge=0, le=100)
+    insulation_min: Number | None = Field(default=None, ge=0, le=100_000)
+    monthly_rate_min: Number | None = Field(default=None, ge=-600, le=600)
+    monthly_rate_max: Number | None = Field(default=None, ge=-600, le=600)
 
 
 class ToleranceProfileWrite(ApiModel):
@@ -214,13 +223,13 @@ class ToleranceProfileList(BaseModel):
 
 class PartUsed(ApiModel):
     reference: Annotated[str, NotBlank, Field(max_length=100)]
-    quantity: int = Field(default=1, ge=1, le=1000)
+    quantity: Integer = Field(default=1, ge=1, le=1000)
 
 
 class WorkLogEntryCreate(ApiModel):
     step: Annotated[str, NotBlank, Field(max_length=100, examples=["disassembly"])]
     note: Note | None = None
-    minutes_spent: int = Field(default=0, ge=0, le=1440)
+    minutes_spent: Integer = Field(default=0, ge=0, le=1440)
     anomaly: Flag = False
     alert_manager: Flag = Field(default=False, description="Alert the workshop manager")
     parts_used: list[PartUsed] = Field(default_factory=list, max_length=50)
@@ -269,7 +278,7 @@ class PreDiagnoseFields(ApiModel):
     last_service_on: IsoDate | None = None
     last_battery_change_on: IsoDate | None = None
     worn: ShortText | None = Field(default=None, description="How the watch is worn")
-    hours_off_wrist_before_stop: float | None = Field(default=None, ge=0, le=1000)
+    hours_off_wrist_before_stop: Number | None = Field(default=None, ge=0, le=1000)
     observed_rate: ShortText | None = Field(default=None, examples=["+2 min per week"])
     crown_screwed_down: Flag | None = None
     visible_damage: Note | None = None

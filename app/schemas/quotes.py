@@ -6,10 +6,20 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from app.domain.watches import MovementType
-from app.schemas.common import ApiModel, Flag, IsoDate, NoNul, NotBlank, ReadModel, omitted
+from app.schemas.common import (
+    ApiModel,
+    Flag,
+    Integer,
+    IsoDate,
+    NoNul,
+    NotBlank,
+    ReadModel,
+    number_not_flag_or_text,
+    omitted,
+)
 from app.schemas.money import MoneyIn, MoneyRead
 
 ServiceCode = Annotated[
@@ -26,10 +36,10 @@ class CatalogServiceCreate(ApiModel):
     code: ServiceCode
     name_fr: Annotated[str, NotBlank, Field(max_length=200)]
     name_en: Annotated[str, NotBlank, Field(max_length=200)]
-    labour_minutes: int = Field(ge=0, le=6000)
+    labour_minutes: Integer = Field(ge=0, le=6000)
     price_excl_vat: MoneyIn
     vat_rate: VatRateText = "0.20"
-    warranty_months: int = Field(default=12, ge=0, le=120)
+    warranty_months: Integer = Field(default=12, ge=0, le=120)
     movement_types: list[MovementType] = Field(
         default_factory=list, max_length=3, description="Empty: applies to every movement"
     )
@@ -38,10 +48,14 @@ class CatalogServiceCreate(ApiModel):
 class CatalogServiceUpdate(ApiModel):
     name_fr: Annotated[str, NotBlank, Field(max_length=200)] = omitted()
     name_en: Annotated[str, NotBlank, Field(max_length=200)] = omitted()
-    labour_minutes: Annotated[int, Field(ge=0, le=6000)] = omitted()
+    labour_minutes: Annotated[
+        int, Field(ge=0, le=6000), BeforeValidator(number_not_flag_or_text)
+    ] = omitted()
     price_excl_vat: MoneyIn = omitted()
     vat_rate: VatRateText = omitted()
-    warranty_months: Annotated[int, Field(ge=0, le=120)] = omitted()
+    warranty_months: Annotated[
+        int, Field(ge=0, le=120), BeforeValidator(number_not_flag_or_text)
+    ] = omitted()
     movement_types: Annotated[list[MovementType], Field(max_length=3)] = omitted()
     active: Flag = omitted()
 
@@ -68,7 +82,7 @@ class CatalogServiceList(BaseModel):
 class ServiceLineIn(ApiModel):
     kind: Literal["service"]
     code: ServiceCode
-    quantity: int = Field(default=1, ge=1, le=1000)
+    quantity: Integer = Field(default=1, ge=1, le=1000)
     mandatory: Flag = True
     unit_price: MoneyIn | None = Field(
         default=None, description="Overrides the catalogue price (excl. VAT)"
@@ -80,11 +94,11 @@ class PartLineIn(ApiModel):
     kind: Literal["part"]
     reference: Annotated[str, NotBlank, Field(max_length=100)]
     description: Description
-    quantity: int = Field(default=1, ge=1, le=1000)
+    quantity: Integer = Field(default=1, ge=1, le=1000)
     unit_price: MoneyIn = Field(description="Price excl. VAT")
     mandatory: Flag = True
     vat_rate: VatRateText = "0.20"
-    warranty_months: int = Field(default=12, ge=0, le=120)
+    warranty_months: Integer = Field(default=12, ge=0, le=120)
 
 
 QuoteLineIn = Annotated[ServiceLineIn | PartLineIn, Field(discriminator="kind")]

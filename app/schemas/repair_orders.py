@@ -11,7 +11,7 @@ from pydantic import Field
 from app.domain.handback import ReminderChannel
 from app.domain.intake import Accessory, Defect, WatchPart
 from app.pagination import Page
-from app.schemas.common import ApiModel, AwareDatetime, IsoDate, NoNul, NotBlank, ReadModel
+from app.schemas.common import ApiModel, AwareDatetime, Integer, IsoDate, NoNul, NotBlank, ReadModel
 from app.schemas.customers import CustomerCreate
 from app.schemas.money import MoneyIn, MoneyRead
 from app.schemas.watches import WatchCreate
@@ -30,7 +30,7 @@ class PartCondition(ApiModel):
 
 class AccessoryLeft(ApiModel):
     item: Accessory
-    quantity: int = Field(default=1, ge=1, le=50)
+    quantity: Integer = Field(default=1, ge=1, le=50)
     note: Annotated[str, NoNul, Field(max_length=200)] | None = None
 
 

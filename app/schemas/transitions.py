@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from app.domain.intake import IdentityProof
-from app.schemas.common import ApiModel, Flag, IsoDate, NoNul, NotBlank
+from app.schemas.common import ApiModel, Flag, Integer, IsoDate, NoNul, NotBlank
 from app.schemas.measurements import PreDiagnoseFields
 from app.schemas.repair_orders import (
     Acknowledgement,
@@ -24,7 +24,7 @@ ShortText = Annotated[str, NoNul, Field(max_length=500)]
 class DiagnosedPart(ApiModel):
     reference: Reference
     description: ShortText | None = None
-    quantity: int = Field(default=1, ge=1, le=100)
+    quantity: Integer = Field(default=1, ge=1, le=100)
 
 
 class CancelCommand(ApiModel):

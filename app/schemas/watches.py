@@ -12,13 +12,21 @@ from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
 from app.domain.watches import MovementType
 from app.pagination import Page
-from app.schemas.common import ApiModel, NoNul, NotBlank, ReadModel, omitted
+from app.schemas.common import (
+    ApiModel,
+    NoNul,
+    NotBlank,
+    ReadModel,
+    number_not_flag_or_text,
+    omitted,
+)
 
 Brand = Annotated[str, NotBlank, Field(max_length=100, examples=["Omega"])]
 Identifier = Annotated[str, NoNul, Field(max_length=100)]
 BeatRate = Annotated[
     int,
     Field(ge=7200, le=72000, description="Beat rate in vibrations per hour", examples=[28800]),
+    BeforeValidator(number_not_flag_or_text),  # after the bounds, which the contract then shows
 ]
 # A lift angle as text: a decimal from 40 to 60, in any precision. The contract says so with
 # this pattern, and the API holds text to it: pydantic alone would read " 52", "5.2e1" or

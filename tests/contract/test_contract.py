@@ -159,3 +159,23 @@ def test_an_operation_that_answers_428_requires_if_match(served: dict[str, Any])
     for method, path, operation in answering_428:
         if_match = [p for p in operation.get("parameters", []) if p["name"] == "If-Match"]
         assert if_match and if_match[0]["required"] is True, (method, path)
+
+
+def test_every_number_a_request_carries_is_a_json_number_only() -> None:
+    """The contract's `number` and `integer` take numbers: pydantic's lax mode would also read
+    `true` as 1 and "3" as 3 (contract fuzzing found `false` taken for a tolerance limit)."""
+    from pydantic import TypeAdapter, ValidationError
+
+    checked = 0
+    for model in _request_models():
+        for name, field in model.model_fields.items():
+            kinds = _kinds(field.annotation)
+            if not kinds & {int, float} or kinds & {bool, str}:
+                continue
+            checked += 1
+            adapter = TypeAdapter(field.rebuild_annotation())
+            for loose in (True, "3"):
+                with pytest.raises(ValidationError):
+                    adapter.validate_python(loose)
+                    pytest.fail(f"{model.__name__}.{name} took {loose!r}")
+    assert checked >= 45
