@@ -33,6 +33,8 @@ logger = logging.getLogger("atelier.errors")
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "/problems/"
 DB_RETRY_AFTER_SECONDS = 2
+# The detail of a request the schema refused (a domain rule's refusal says what the rule is).
+SCHEMA_REFUSAL_DETAIL = "{count} invalid value(s) in the request."
 
 
 class ProblemFieldError(BaseModel):
@@ -203,7 +205,7 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
         )  # fmt: skip
     return problem_response(
         422, "validation-error", "The request has invalid values",
-        f"{len(errors)} invalid value(s) in the request.", request=request, errors=errors,
+        SCHEMA_REFUSAL_DETAIL.format(count=len(errors)), request=request, errors=errors,
     )  # fmt: skip
 
 

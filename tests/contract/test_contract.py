@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 import re
 import types
+import typing
+from collections.abc import Callable
+from datetime import date, datetime
 from typing import Any
 
 import pytest
+from pydantic import TypeAdapter, ValidationError
 
+import app.schemas
 from app.contract import CONTRACT_PATH, render, served_contract
+from app.schemas.common import ApiModel
 
 
 @pytest.fixture(scope="module")
@@ -75,12 +83,7 @@ def test_every_pattern_means_the_same_to_the_api_and_its_clients(served: dict[st
 
 
 def _request_models() -> list[type[Any]]:
-    import importlib
-    import pkgutil
-
-    import app.schemas
-    from app.schemas.common import ApiModel
-
+    """Every request model: ``ApiModel``'s subclasses, once every schema module is loaded."""
     for module in pkgutil.iter_modules(app.schemas.__path__):
         importlib.import_module(f"app.schemas.{module.name}")
     found: list[type[Any]] = []
@@ -94,8 +97,6 @@ def _request_models() -> list[type[Any]]:
 
 def _kinds(annotation: Any) -> set[Any]:
     """The types a field takes, out of its optional and annotated wrappings."""
-    import typing
-
     if typing.get_origin(annotation) is typing.Annotated:
         return _kinds(typing.get_args(annotation)[0])
     arguments = typing.get_args(annotation)
@@ -104,23 +105,33 @@ def _kinds(annotation: Any) -> set[Any]:
     return {annotation}
 
 
-def test_every_boolean_a_request_carries_is_a_json_boolean_only() -> None:
-    """The contract's `boolean` takes true and false: pydantic's lax mode would also take 0, 1
-    and words such as "yes" (contract fuzzing found `contact_consent: 0` accepted)."""
-    from pydantic import TypeAdapter, ValidationError
-
+def _refused_by_every_field(
+    takes: Callable[[set[Any]], bool], loose: tuple[Any, ...], kept: tuple[Any, ...] = ()
+) -> int:
+    """Check that every request model's field whose kinds ``takes`` refuses each ``loose``
+    value and keeps each ``kept`` one as it is; how many fields were checked."""
     checked = 0
     for model in _request_models():
         for name, field in model.model_fields.items():
-            if bool not in _kinds(field.annotation):
+            if not takes(_kinds(field.annotation)):
                 continue
             checked += 1
             adapter = TypeAdapter(field.rebuild_annotation())
-            assert adapter.validate_python(True) is True
-            for loose in (0, 1, "true", "yes"):
+            for value in kept:
+                assert adapter.validate_python(value) is value
+            for value in loose:
                 with pytest.raises(ValidationError):
-                    adapter.validate_python(loose)
-                    pytest.fail(f"{model.__name__}.{name} took {loose!r}")
+                    adapter.validate_python(value)
+                    pytest.fail(f"{model.__name__}.{name} took {value!r}")
+    return checked
+
+
+def test_every_boolean_a_request_carries_is_a_json_boolean_only() -> None:
+    """The contract's `boolean` takes true and false: pydantic's lax mode would also take 0, 1
+    and words such as "yes" (contract fuzzing found `contact_consent: 0` accepted)."""
+    checked = _refused_by_every_field(
+        lambda kinds: bool in kinds, (0, 1, "true", "yes"), kept=(True,)
+    )
     assert checked >= 22  # every request model's flags, found through ApiModel's subclasses
 
 
@@ -128,22 +139,19 @@ def test_every_date_a_request_carries_is_text_never_seconds_since_1970() -> None
     """The contract's `date` and `date-time` are RFC 3339 text: pydantic would also read a
     number, or digits, as seconds since 1970 ("20260101" as 1970-08-23; contract fuzzing found
     `updated_after=0.5` accepted)."""
-    from datetime import date, datetime
-
-    from pydantic import TypeAdapter, ValidationError
-
-    checked = 0
-    for model in _request_models():
-        for name, field in model.model_fields.items():
-            if not _kinds(field.annotation) & {date, datetime}:
-                continue
-            checked += 1
-            adapter = TypeAdapter(field.rebuild_annotation())
-            for seconds in (0, 0.5, "0.5", "20260101"):
-                with pytest.raises(ValidationError):
-                    adapter.validate_python(seconds)
-                    pytest.fail(f"{model.__name__}.{name} took {seconds!r}")
+    checked = _refused_by_every_field(
+        lambda kinds: bool(kinds & {date, datetime}), (0, 0.5, "0.5", "20260101")
+    )
     assert checked >= 8
+
+
+def test_every_number_a_request_carries_is_a_json_number_only() -> None:
+    """The contract's `number` and `integer` take numbers: pydantic's lax mode would also read
+    `true` as 1 and "3" as 3 (contract fuzzing found `false` taken for a tolerance limit)."""
+    checked = _refused_by_every_field(
+        lambda kinds: bool(kinds & {int, float}) and not kinds & {bool, str}, (True, "3")
+    )
+    assert checked >= 45
 
 
 def test_an_operation_that_answers_428_requires_if_match(served: dict[str, Any]) -> None:
@@ -159,23 +167,3 @@ def test_an_operation_that_answers_428_requires_if_match(served: dict[str, Any])
     for method, path, operation in answering_428:
         if_match = [p for p in operation.get("parameters", []) if p["name"] == "If-Match"]
         assert if_match and if_match[0]["required"] is True, (method, path)
-
-
-def test_every_number_a_request_carries_is_a_json_number_only() -> None:
-    """The contract's `number` and `integer` take numbers: pydantic's lax mode would also read
-    `true` as 1 and "3" as 3 (contract fuzzing found `false` taken for a tolerance limit)."""
-    from pydantic import TypeAdapter, ValidationError
-
-    checked = 0
-    for model in _request_models():
-        for name, field in model.model_fields.items():
-            kinds = _kinds(field.annotation)
-            if not kinds & {int, float} or kinds & {bool, str}:
-                continue
-            checked += 1
-            adapter = TypeAdapter(field.rebuild_annotation())
-            for loose in (True, "3"):
-                with pytest.raises(ValidationError):
-                    adapter.validate_python(loose)
-                    pytest.fail(f"{model.__name__}.{name} took {loose!r}")
-    assert checked >= 45

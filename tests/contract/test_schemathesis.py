@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 
 from app.contract import CONTRACT_PATH
 from app.domain.roles import Role
+from app.errors import SCHEMA_REFUSAL_DETAIL
 from app.main import create_app
 from app.settings import Settings
 from tests.conftest import KeyFactory
@@ -97,9 +98,9 @@ def test_api_conforms_to_its_contract(
     case.validate_response(response, excluded_checks=excluded)
 
 
-# The API's summary of the values its schema refused (``app/errors.py``); a domain rule's
-# refusal says what the rule is instead.
-_SCHEMA_REFUSAL = re.compile(r"\d+ invalid value\(s\) in the request\.")
+# The API's summary of the values its schema refused; a domain rule's refusal says what the
+# rule is instead.
+_SCHEMA_REFUSAL = re.compile(re.escape(SCHEMA_REFUSAL_DETAIL).replace(r"\{count\}", r"\d+"))
 
 
 def _refused_by_a_rule(response: Any) -> bool:
