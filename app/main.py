@@ -29,6 +29,7 @@ from app.routers import (
     webhooks,
     workshop,
 )
+from app.routers.common import match_once
 from app.runtime import Runtime
 from app.settings import Settings, get_settings
 
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Fast
     hottest = (tracking, repair_orders)
     for module in (*hottest, *(m for m in documented if m not in hottest)):
         app.include_router(module.router)
+    match_once(app)
     # The contract keeps the documentation's order.
     routers = [module.router for module in documented]
     app.openapi = lambda: build_openapi(app, routers)  # type: ignore[method-assign]
