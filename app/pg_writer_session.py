@@ -51,7 +51,6 @@ class WriterSession(PreparedFirstSession):
         super().__init__(
             bind, expire_on_commit=False, autoflush=False, sync_session_class=_BoundSession
         )
-        self.sync_session.writer = self
         self._engine = bind
         self._connection: AsyncConnection | None = None
 
@@ -86,8 +85,11 @@ class WriterSession(PreparedFirstSession):
         assert sync_connection is not None
         return sync_connection
 
+    def orm_made(self) -> None:
+        self.sync_session.writer = self
+
     def _orm_took_part(self) -> bool:
-        return self.sync_session.in_transaction()
+        return self.orm_used and self.sync_session.in_transaction()
 
     @staticmethod
     def _driver(connection: AsyncConnection) -> Any:
@@ -107,7 +109,8 @@ class WriterSession(PreparedFirstSession):
                 if error.connection_invalidated:
                     await self._drop(connection, error)
                 raise
-        self.sync_session.dispatch.after_commit(self.sync_session)
+        if self.orm_used:  # otherwise nothing listens for the commit
+            self.sync_session.dispatch.after_commit(self.sync_session)
 
     async def rollback(self) -> None:
         if self._orm_took_part():

@@ -42,9 +42,9 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.libpq import LibpqState, SocketWatch, numbered_twin, run_on_libpq, run_on_psycopg
+from app.orm_on_demand import OrmOnDemand
 from app.prepared import Prepared, Rows
 
 
@@ -176,13 +176,16 @@ class PsycopgReaders:
             await self._discard(self._idle.pop())
 
 
-class PreparedFirstSession(AsyncSession):
+class PreparedFirstSession(OrmOnDemand):
     """A session whose requests mostly run prepared statements on a connection it holds itself
-    (``ReaderSession``, ``WriterSession``): the ORM's side is closed only when it was used."""
+    (``ReaderSession``, ``WriterSession``): its ORM side is made at its first use
+    (``OrmOnDemand``), and closed only when it was used."""
 
     async def close_orm(self) -> None:
         # Untouched, the ORM's session holds nothing, and its close would cost a crossing of
         # the asyncio bridge for nothing.
+        if not self.orm_used:
+            return
         session = self.sync_session
         if session.in_transaction() or session.identity_map:
             await super().close()

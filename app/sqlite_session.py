@@ -34,8 +34,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm.session import JoinTransactionMode
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.base import Executable
-from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.orm_on_demand import OrmOnDemand
 from app.prepared import Prepared, Rows, observed, run_on_driver, run_on_sqlite
 from app.sqlite_inline import Checkpointer, open_connection, patiently
 
@@ -314,11 +314,13 @@ CURRENT_TURN: contextvars.ContextVar[WriteTurn | None] = contextvars.ContextVar(
 )
 
 
-class InlineSession(AsyncSession):
+class InlineSession(OrmOnDemand):
     """An ``AsyncSession`` whose operations run at once on a blocking ``Session``.
 
     A reader's statements each run in their own snapshot (no BEGIN), as under READ COMMITTED; a
-    writer's transaction starts with ``BEGIN IMMEDIATE`` before its first statement.
+    writer's transaction starts with ``BEGIN IMMEDIATE`` before its first statement. The
+    blocking ``Session`` is made at its first use (``OrmOnDemand``): a reader that runs only
+    prepared statements never makes one.
     """
 
     def __init__(
@@ -331,7 +333,7 @@ class InlineSession(AsyncSession):
         turn: WriteTurn | None = None,
         readers: ReaderConnections | None = None,
     ) -> None:
-        super().__init__(expire_on_commit=False, autoflush=False)
+        super().__init__(None, expire_on_commit=False, autoflush=False)
         self._engine = engine
         # A reader's prepared statements: on a driver connection of ``readers``, taken at the
         # first one and given back when the session ends.
@@ -346,7 +348,9 @@ class InlineSession(AsyncSession):
         # step, with the write lock; a reader's from its first statement, its Core statements
         # run on it directly (no session transaction around a row read).
         self._connection: Connection | None = None
-        self.sync_session.bind = engine
+
+    def orm_made(self) -> None:
+        self.sync_session.bind = self._connection if self._connection is not None else self._engine
 
     async def _ready(self) -> None:
         """A writer's first step: check a connection out and take the write lock."""
@@ -429,7 +433,8 @@ class InlineSession(AsyncSession):
 
     async def rollback(self) -> None:
         try:
-            self._guarded(self.sync_session.rollback)
+            if self.orm_used:  # otherwise it has nothing to roll back
+                self._guarded(self.sync_session.rollback)
         finally:
             self._release()
 
@@ -458,6 +463,8 @@ class InlineSession(AsyncSession):
     def _orm_idle(self) -> bool:
         """Whether the ORM session holds nothing to close: a reader that ran only Core
         statements (closing an unused session still cost ~0.01 ms of a GET)."""
+        if not self.orm_used:
+            return True
         orm = self.sync_session
         return not (orm.in_transaction() or orm.identity_map or orm.new)
 
@@ -471,7 +478,8 @@ class InlineSession(AsyncSession):
             connection, self._connection = self._connection, None
             if self._turn is None:  # a group's connection is the group's to close
                 _close(connection)  # rolls back whatever was not committed
-            self.sync_session.bind = self._engine
+            if self.orm_used:
+                self.sync_session.bind = self._engine
 
     async def core(self, statement: Executable, parameters: Parameters = None) -> CursorResult[Any]:
         """A Core statement on this session's connection, past the ORM's execution layer."""
