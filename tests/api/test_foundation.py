@@ -57,6 +57,31 @@ async def test_missing_key_is_a_401_problem(client: httpx.AsyncClient) -> None:
     assert response.headers["www-authenticate"].startswith("Bearer")
 
 
+@pytest.mark.parametrize(
+    ("header", "status"),
+    [
+        ("Bearer {key}", 200),
+        ("bearer {key}", 200),  # the scheme's case does not matter (RFC 9110)
+        ("BEARER   {key}  ", 200),  # nor spaces around the key
+        ("Basic {key}", 401),
+        ("Bearer", 401),
+        ("Bearer    ", 401),
+        ("{key}", 401),
+        (" Bearer {key}", 401),
+        ("", 401),
+    ],
+)
+async def test_the_authorization_header_as_it_is_read(
+    client: httpx.AsyncClient, keys: KeyFactory, header: str, status: int
+) -> None:
+    key = (await keys.headers(Role.COUNTER))["Authorization"].removeprefix("Bearer ")
+    response = await client.get("/v1/customers", headers={"Authorization": header.format(key=key)})
+    assert response.status_code == status
+    if status == 401:
+        assert response.headers["content-type"] == PROBLEM
+        assert response.json()["type"] == "/problems/unauthenticated"
+
+
 async def test_unknown_key_is_a_401_problem(client: httpx.AsyncClient) -> None:
     response = await client.get(
         "/v1/customers", headers={"Authorization": "Bearer atl_not-a-real-key"}
