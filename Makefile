@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-pg lint format typecheck check openapi docs migration bench bench-scaling bench-inprocess bench-compare fuzz clean
+.PHONY: run test test-pg lint format typecheck check openapi docs migration bench bench-scaling bench-inprocess bench-compare bench-instructions fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,9 @@ bench-inprocess: $(STAMP) ## CPU per request of each operation, in-process (no w
 
 bench-compare: $(STAMP) ## in-process CPU per request, the working tree against a revision, alternated: make bench-compare BASE=main
 	$(BIN)/python -m bench.compare --base $(or $(BASE),HEAD) $(ARGS)
+
+bench-instructions: $(STAMP) ## instructions per request of each operation, counted by callgrind (needs valgrind)
+	$(BIN)/python -m bench.instructions $(ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
