@@ -26,7 +26,7 @@ from app.contract import CONTRACT_PATH
 from app.domain.roles import Role
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import KeyFactory
+from tests.conftest import KeyFactory, restore_seeded_state
 from tests.factories import create_order
 from tests.live_server import LiveServer
 
@@ -49,7 +49,9 @@ def map_path_parameters(context: Any, path_parameters: dict[str, Any]) -> dict[s
 
 
 @pytest.fixture(scope="module")
-def tenants(settings: Settings, sync_engine: Engine) -> Iterator[LiveServer]:
+def tenants(
+    settings: Settings, sync_engine: Engine, seeded_rows: dict[str, list[dict[str, Any]]]
+) -> Iterator[LiveServer]:
     server = LiveServer(create_app(settings)).start()
     factory = KeyFactory(create_app(settings))
 
@@ -70,6 +72,8 @@ def tenants(settings: Settings, sync_engine: Engine) -> Iterator[LiveServer]:
     yield server
     server.stop()
     OWNED.clear()
+    # The boutiques, their keys and their order go: the next module starts from the seed.
+    restore_seeded_state(sync_engine, seeded_rows)
 
 
 @pytest.fixture(scope="module")
