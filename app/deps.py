@@ -62,8 +62,8 @@ class ApiKeyBearer(HTTPBearer):
 
     async def __call__(self, request: Request) -> Actor:  # type: ignore[override]
         # ``HTTPBearer``'s reading of the header, without the credentials' pydantic model it
-        # makes for every request (≈ 1.5 % of a list page's CPU, docs/benchmarks.md, twentieth
-        # round); ``HTTPBearer`` still describes the scheme in the contract.
+        # makes for every request (2 % of a profiled list page's samples, docs/benchmarks.md,
+        # twentieth round); ``HTTPBearer`` still describes the scheme in the contract.
         scheme, _, key = (request.headers.get("authorization") or "").partition(" ")
         key = key.strip()
         if not key or scheme.lower() != "bearer":

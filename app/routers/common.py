@@ -59,10 +59,10 @@ def match_once(app: FastAPI) -> int:
 
     FastAPI 0.165 asks an included router whether one of its routes matches (trying each
     route's pattern), keeps only the answer, then asks the same router again to handle the
-    request, which tries the same patterns again: ≈ 3 % of a list page's or a read by id's
-    CPU (docs/benchmarks.md, twentieth round). Each included ``PrefixedRouter``'s selection is
-    kept in the request's scope, with the path and method it was made for, and the second
-    asking reads it. The selection goes through ``_match``, a method of FastAPI's own:
+    request, which tries the same patterns again: ≈ 6 % of a list page's or a read by id's
+    instructions (docs/benchmarks.md, twentieth round). Each included ``PrefixedRouter``'s
+    selection is kept in the request's scope, with the path and method it was made for, and
+    the second asking reads it. The selection goes through ``_match``, a method of FastAPI's own:
     without it (another release) nothing is changed, and the routing is FastAPI's as it is.
     Returns how many routers were so changed.
     """
