@@ -140,11 +140,15 @@ async def measure(
     return 1000 * (time.process_time() - started) / count
 
 
-async def run(args: argparse.Namespace, url: str, seeded: Seeded) -> dict[str, list[float]]:
-    settings = Settings(
-        database_url=url, log_level="WARNING", tracking_rate_limit_per_minute=100_000_000
+def app_for(url: str) -> Any:
+    """The application as the in-process measures call it: quiet, no tracking rate limit."""
+    return create_app(
+        Settings(database_url=url, log_level="WARNING", tracking_rate_limit_per_minute=100_000_000)
     )
-    app = create_app(settings)
+
+
+async def run(args: argparse.Namespace, url: str, seeded: Seeded) -> dict[str, list[float]]:
+    app = app_for(url)
     operations = args.only or list(REQUESTS)
     figures: dict[str, list[float]] = {name: [] for name in operations}
     async with app.router.lifespan_context(app):
@@ -173,19 +177,14 @@ def table(figures: dict[str, list[float]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument(
-        "--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test"
-    )
-    parser.add_argument("--orders", type=int, default=20_000)
+    database_arguments(parser)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--only", nargs="*", default=[], choices=list(REQUESTS))
     parser.add_argument("--profile", action="store_true", help="write cProfile files too")
     args = parser.parse_args(argv)
 
     with (
         tempfile.TemporaryDirectory(prefix="atelier-inprocess-") as work,
-        _database(args, Path(work)) as url,
+        throwaway_database(args, Path(work)) as url,
     ):
         seeded = seed(Settings(database_url=url), args.orders)
         figures = asyncio.run(run(args, url, seeded))
@@ -193,7 +192,17 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _database(args: argparse.Namespace, work: Path) -> AbstractContextManager[str]:
+def database_arguments(parser: argparse.ArgumentParser) -> None:
+    """The database to seed and what to measure on it (``bench.instructions`` takes them too)."""
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument(
+        "--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
+    parser.add_argument("--orders", type=int, default=20_000)
+    parser.add_argument("--only", nargs="*", default=[], choices=list(REQUESTS))
+
+
+def throwaway_database(args: argparse.Namespace, work: Path) -> AbstractContextManager[str]:
     """A throwaway PostgreSQL database, or a SQLite file in the work folder."""
     if args.database == "postgresql":
         return fresh_postgres_database(args.postgres_url)

@@ -30,10 +30,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-from app.main import create_app
 from app.settings import Settings
 from bench.bare_app import app as bare_app
-from bench.inprocess import REQUESTS, _database, call, requests
+from bench.inprocess import (
+    REQUESTS,
+    app_for,
+    call,
+    database_arguments,
+    requests,
+    throwaway_database,
+)
 from bench.seed import Seeded, seed
 
 WARM_UP = 30
@@ -42,10 +48,7 @@ COUNTS = (100, 400)
 
 async def serve(url: str, seeded: Seeded, operation: str, count: int, run: int) -> None:
     """``WARM_UP`` + ``count`` requests of ``operation``; each run its own share of orders."""
-    settings = Settings(
-        database_url=url, log_level="WARNING", tracking_rate_limit_per_minute=100_000_000
-    )
-    app = create_app(settings)
+    app = app_for(url)
     stream = requests(seeded, operation, run, len(COUNTS))
     target = bare_app if operation == "bare" else app
     async with app.router.lifespan_context(app):
@@ -80,17 +83,12 @@ def counted(url: str, seeded_file: Path, operation: str, count: int, run: int) -
 
 def main(argv: list[str] | None = None) -> int:
     if argv is None and sys.argv[1:2] == ["--serve"]:
-        url, seeded_file, operation, count, run = sys.argv[2:7]
-        seeded = Seeded(**json.loads(Path(seeded_file).read_text()))
+        url, seeded_path, operation, count, run = sys.argv[2:7]
+        seeded = Seeded(**json.loads(Path(seeded_path).read_text()))
         asyncio.run(serve(url, seeded, operation, int(count), int(run)))
         return 0
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument(
-        "--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test"
-    )
-    parser.add_argument("--orders", type=int, default=20_000)
-    parser.add_argument("--only", nargs="*", default=[], choices=list(REQUESTS))
+    database_arguments(parser)
     args = parser.parse_args(argv)
     if shutil.which("valgrind") is None:
         print("valgrind is needed: apt-get install valgrind", file=sys.stderr)
@@ -98,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with (
         tempfile.TemporaryDirectory(prefix="atelier-instructions-") as work,
-        _database(args, Path(work)) as url,
+        throwaway_database(args, Path(work)) as url,
     ):
         seeded = seed(Settings(database_url=url), args.orders)
         seeded_file = Path(work) / "seeded.json"

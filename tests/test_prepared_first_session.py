@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.pg_writer_session import WriterSession
@@ -49,11 +50,7 @@ async def test_a_writers_orm_session_knows_its_writer() -> None:
 async def test_a_missing_attribute_is_still_an_attribute_error() -> None:
     engine = create_async_engine(URL)
     session = ReaderSession(engine, object())  # type: ignore[arg-type]
-    try:
+    with pytest.raises(AttributeError):
         session.no_such_thing  # type: ignore[attr-defined]  # noqa: B018
-    except AttributeError:
-        pass
-    else:
-        raise AssertionError("an unknown attribute was found")
     assert not session.orm_used
     await engine.dispose()
