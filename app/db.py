@@ -24,6 +24,7 @@ from sqlalchemy.sql.base import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.libpq import DEFERRED, Check, Pending, run_on_psycopg, settle_before_sqlalchemy
+from app.orm_on_demand import OrmOnDemand
 from app.pg_writer_session import WriterSession
 from app.prepared import Prepared, Rows, through_sqlalchemy
 from app.psycopg_readers import PsycopgReaders, ReaderSession
@@ -313,6 +314,22 @@ class Database:
             self.readers.close()
         if self.blocking is not None:
             self.blocking.dispose()
+
+
+def dialect_name(session: AsyncSession) -> str:
+    """The database ``session`` writes to ("sqlite", "postgresql"), without making the ORM's
+    side of a session that has none yet (``OrmOnDemand``)."""
+    if isinstance(session, InlineSession):
+        return "sqlite"
+    bind = session.sync_session.bind
+    return bind.dialect.name if bind is not None else "sqlite"
+
+
+def orm_has_changes(session: AsyncSession) -> bool:
+    """Whether the ORM session holds changes to flush (none when it was never made)."""
+    if isinstance(session, OrmOnDemand) and not session.orm_used:
+        return False
+    return bool(session.new or session.dirty or session.deleted)
 
 
 def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.db import run_prepared
+from app.db import dialect_name, run_prepared
 from app.prepared import Prepared
 
 
@@ -34,7 +34,5 @@ def _increment(counter: type[SQLModel], dialect: str) -> Prepared:
 async def next_in_year(session: AsyncSession, counter: type[SQLModel], year: int) -> int:
     """Allocate the next value of ``year`` atomically: an upsert that holds the counter's row
     until the transaction ends, so concurrent requests queue and none reuses a value."""
-    bind = session.sync_session.bind
-    dialect = bind.dialect.name if bind is not None else "sqlite"
-    [row] = await run_prepared(session, _increment(counter, dialect), {"year": year})
+    [row] = await run_prepared(session, _increment(counter, dialect_name(session)), {"year": year})
     return int(row.last_value)

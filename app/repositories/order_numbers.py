@@ -33,9 +33,10 @@ from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.responses import Response
 
-from app.db import run_prepared, send_prepared
+from app.db import dialect_name, run_prepared, send_prepared
 from app.libpq import Pending
 from app.models import OrderNumberCounter, RepairOrder
+from app.orm_on_demand import OrmOnDemand
 from app.prepared import Prepared
 from app.repositories.scoping import table_of
 
@@ -46,8 +47,7 @@ _KEY = "atelier.late_number"
 
 def taken_by_database(session: AsyncSession) -> bool:
     """Whether a new order's number is taken by its INSERT (``insert_order``): on PostgreSQL."""
-    bind = session.sync_session.bind
-    return bind is not None and bind.dialect.name == "postgresql"
+    return dialect_name(session) == "postgresql"
 
 
 def new_mark() -> str:
@@ -139,6 +139,8 @@ _WRITTEN = frozenset({"number", "document"})
 
 def late_number(session: AsyncSession) -> LateNumber | None:
     """The number a new order of the transaction is to get from the database, if any."""
+    if isinstance(session, OrmOnDemand) and not session.orm_used:
+        return None  # its ``info`` was never made, so nothing was put there
     late: LateNumber | None = session.info.get(_KEY)
     return late
 

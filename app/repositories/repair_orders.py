@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.db import run_core, run_prepared
+from app.db import orm_has_changes, run_core, run_prepared
 from app.domain.actors import Actor
 from app.domain.errors import Conflict
 from app.models import Customer, OrderEvent, OrderNumberCounter, RepairOrder, Watch
@@ -112,7 +112,7 @@ async def append_event(session: AsyncSession, event: dict[str, Any]) -> dict[str
     (``rows.new_values``): the log is append-only and nothing needs to track it. The flush
     is skipped when the ORM holds nothing to write (the hot writes hold nothing there): on
     PostgreSQL even an empty one crosses the asyncio bridge."""
-    if session.new or session.dirty or session.deleted:
+    if orm_has_changes(session):
         await session.flush()
     await insert_values(session, OrderEvent, event, deferred=True)
     return event

@@ -302,3 +302,98 @@ async def test_while_another_process_writes_a_committed_group_holds_the_next_one
     assert count(clean_database, Customer) == customers + 64
     metrics = (await client.get("/metrics")).text
     assert f"atelier_sqlite_write_hand_overs_total {float(db.hand_overs)}" in metrics
+
+
+def _named(engine: Engine, prefix: str) -> list[str]:
+    with engine.connect() as connection:
+        names = connection.execute(
+            select(Customer.name).where(Customer.name.startswith(prefix))  # type: ignore[attr-defined]
+        )
+        return sorted(names.scalars())
+
+
+async def _in_the_slot(db: Any, work: Callable[[Any], Awaitable[Any]], *, fail: bool) -> str:
+    """A writer of the current group: ``work``, then its commit, or its rollback if ``fail``."""
+    async with db.writer_slot():
+        session = db.new_session(write=True)
+        try:
+            await work(session)
+            if fail:
+                await session.rollback()
+                return "rolled back"
+            await session.commit()
+            return "committed"
+        finally:
+            await session.close()
+
+
+async def test_a_writer_of_prepared_statements_only_makes_no_orm_session(
+    app: Any, clean_database: Engine
+) -> None:
+    db = app.state.runtime.db
+    sessions: list[Any] = []
+
+    async def prepared_only(session: Any) -> None:
+        sessions.append(session)
+        await insert_new(session, Customer, name="Prepared only")
+
+    assert await queued(db, [_in_the_slot(db, prepared_only, fail=False)]) == ["committed"]
+    # Its savepoint was the writer's own, on the driver: no ORM session was begun for it.
+    assert not sessions[0].orm_used
+    assert _named(clean_database, "Prepared only") == ["Prepared only"]
+
+
+async def test_a_writer_that_turns_to_the_orm_midway_keeps_or_undoes_both_parts_together(
+    app: Any, clean_database: Engine
+) -> None:
+    db = app.state.runtime.db
+    commits = db.group_commits
+
+    def mixed(name: str) -> Callable[[Any], Awaitable[None]]:
+        async def work(session: Any) -> None:
+            # First a prepared statement (the writer's own savepoint, taken on the driver),
+            # then the ORM, whose savepoint nests inside it.
+            await insert_new(session, Customer, name=f"{name} prepared")
+            session.add(Customer(name=f"{name} orm"))
+            await session.flush()
+            assert session.orm_used
+
+        return work
+
+    outcomes = await queued(
+        db,
+        [
+            _in_the_slot(db, mixed("Mixed A"), fail=False),
+            _in_the_slot(db, mixed("Mixed B"), fail=True),
+            _in_the_slot(db, mixed("Mixed C"), fail=False),
+        ],
+    )
+    assert outcomes == ["committed", "rolled back", "committed"]
+    assert db.group_commits - commits == 1  # one shared transaction for the three
+    assert _named(clean_database, "Mixed ") == [
+        "Mixed A orm", "Mixed A prepared", "Mixed C orm", "Mixed C prepared",
+    ]  # fmt: skip
+
+
+async def test_a_writer_whose_orm_flush_fails_at_commit_leaves_nothing_of_either_part(
+    app: Any, clean_database: Engine
+) -> None:
+    db = app.state.runtime.db
+
+    async def breaks_at_commit(session: Any) -> None:
+        await insert_new(session, Customer, name="Broken prepared")
+        # A NOT NULL column left empty: the INSERT fails in the commit's flush.
+        session.add(Customer(name=None))  # type: ignore[arg-type]
+
+    async def fine(session: Any) -> None:
+        await insert_new(session, Customer, name="Broken neighbour")
+
+    async def attempt() -> str:
+        try:
+            return await _in_the_slot(db, breaks_at_commit, fail=False)
+        except sa.exc.IntegrityError:
+            return "refused"
+
+    outcomes = await queued(db, [attempt(), _in_the_slot(db, fine, fail=False)])
+    assert outcomes == ["refused", "committed"]
+    assert _named(clean_database, "Broken ") == ["Broken neighbour"]
