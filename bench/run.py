@@ -28,6 +28,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, cast
 
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
@@ -506,15 +507,19 @@ TARGET_SHARE = {**dict.fromkeys(READS, 0.30), **dict.fromkeys(WRITES, 0.10)}
 TARGET_P99_MS = 50.0
 
 
+# One measure as the raw results hold it (``Measure``'s fields, by name).
+Figures = dict[str, Any]
+
+
 def summary(runs: list[dict[str, object]]) -> str:
     """A Markdown table: medians over repeats, ratios to the bare endpoint, the spread, and
     whether the operation meets its targets (share of the bare endpoint's req/s, p99). The
     database's CPU per request (PostgreSQL), the cores' busy share and the share of the API's
     CPU spent in the kernel (with the bare endpoint's beside it) are medians too."""
-    by_operation: dict[str, list[tuple[dict, dict]]] = {}
+    by_operation: dict[str, list[tuple[Figures, Figures]]] = {}
     for run in runs:
-        operation, bare = run["operation"], run["bare"]
-        by_operation.setdefault(operation["operation"], []).append((operation, bare))  # type: ignore[index]
+        operation, bare = cast(Figures, run["operation"]), cast(Figures, run["bare"])
+        by_operation.setdefault(operation["operation"], []).append((operation, bare))
     header = (
         "| operation | req/s (median) | vs bare | p50 ms | p99 ms | CPU ms/req | vs bare "
         "| DB CPU ms/req | cores busy | API CPU in kernel (bare's) | spread req/s | errors "
@@ -550,7 +555,7 @@ def summary(runs: list[dict[str, object]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _median_of(pairs: list[tuple[dict, dict]], key: str) -> float | None:
+def _median_of(pairs: list[tuple[Figures, Figures]], key: str) -> float | None:
     """The operation's median of an optional figure (None where no run has it: older
     results, SQLite's database CPU)."""
     values = [o[key] for o, _ in pairs if o.get(key) is not None]

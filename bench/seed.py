@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import create_engine, insert
 from sqlalchemy.engine import make_url
@@ -35,7 +36,7 @@ class Seeded:
 
 def _rows(
     count: int, start: datetime, year: int
-) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     customers, watches, orders, events = [], [], [], []
     others = ("in_diagnosis", "diagnosed", "returned")
     for index in range(count):
