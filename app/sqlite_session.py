@@ -461,25 +461,17 @@ class InlineSession(OrmOnDemand):
         """Release the writer's own savepoint, its work undone first if ``undo``; one that
         cannot be ended loses the group's transaction (``_guarded``)."""
         name, self._savepoint = self._savepoint, None
-        connection = self._connection
-        if name is None or connection is None:
+        driver = self._writer_driver  # the savepoint's, taken with it (``_take_savepoint``)
+        if name is None or driver is None:
             return
-        driver = connection.connection.driver_connection
-        assert isinstance(driver, sqlite3.Connection)
+        dialect = self._engine.dialect
 
         def end() -> None:
             if undo:
-                on_sqlite3(connection.dialect, driver, f"ROLLBACK TO SAVEPOINT {name}")
-            on_sqlite3(connection.dialect, driver, f"RELEASE SAVEPOINT {name}")
+                on_sqlite3(dialect, driver, f"ROLLBACK TO SAVEPOINT {name}")
+            on_sqlite3(dialect, driver, f"RELEASE SAVEPOINT {name}")
 
         self._guarded(end)
-
-    def _orm_has_work(self) -> bool:
-        """Whether the ORM session began a transaction or holds changes to flush."""
-        if not self.orm_used:
-            return False
-        orm = self.sync_session
-        return bool(orm.in_transaction() or orm.new or orm.dirty or orm.deleted)
 
     async def commit(self) -> None:
         await self._ready()  # pending objects may still need their flush
@@ -488,7 +480,7 @@ class InlineSession(OrmOnDemand):
                 self.sync_session.commit()
             else:
                 try:
-                    if self._orm_has_work():
+                    if not self._orm_idle():
                         self.sync_session.commit()  # its savepoint, inside the writer's
                 except BaseException:
                     try:  # the ORM's savepoint first, then the writer's, as they nest
@@ -538,8 +530,9 @@ class InlineSession(OrmOnDemand):
             raise
 
     def _orm_idle(self) -> bool:
-        """Whether the ORM session holds nothing to close: a reader that ran only Core
-        statements (closing an unused session still cost ~0.01 ms of a GET)."""
+        """Whether the ORM session holds nothing to commit or close: a reader that ran only
+        Core statements (closing an unused session still cost ~0.01 ms of a GET), a writer
+        that ran only prepared statements in its own savepoint."""
         if not self.orm_used:
             return True
         orm = self.sync_session
@@ -575,13 +568,13 @@ class InlineSession(OrmOnDemand):
         the SQL the engine sends: then on the engine's, through SQLAlchemy)."""
         if self._readers is not None and not self._engine.dispatch.before_cursor_execute:
             return await patiently(self._busy_timeout, self._read, statement, parameters)
+        if self._write and self._writer_driver is None:
+            await self._ready()  # a group member's own savepoint gives it its driver
         if self._writer_driver is not None:
             return run_on_driver(self._writer_driver, self._engine.dialect, statement, parameters)
         return await self._run(self._prepared, statement, parameters)
 
     def _prepared(self, statement: Prepared, parameters: Mapping[str, Any] | None) -> Rows:
-        if self._writer_driver is not None:  # a group member's own savepoint, taken by ``_ready``
-            return run_on_driver(self._writer_driver, self._engine.dialect, statement, parameters)
         connection = self._current_connection()
         if self._write and not observed(connection):
             # Until ``_release``: the transaction (or savepoint) stays on this connection.
