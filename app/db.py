@@ -147,6 +147,9 @@ class Database:
     group_commit: bool = True
     max_group: int = 16
     _write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # PostgreSQL: the writes in progress, at most as many as the writers' pool holds
+    # connections, the others queued in their order of arrival (``writer_slot``).
+    writer_slots: asyncio.Semaphore | None = None
     _reader: AsyncEngine = field(init=False)
     _writer: AsyncEngine = field(init=False)
     _group: WriteGroup | None = field(default=None, init=False)
@@ -201,6 +204,7 @@ class Database:
             is_sqlite=False,
             reader_engine=reader,
             pg_readers=PsycopgReaders(reader, settings.database_pool_size),
+            writer_slots=asyncio.Semaphore(settings.database_pool_size),
         )
 
     def engines(self) -> tuple[AsyncEngine, ...]:
@@ -233,14 +237,28 @@ class Database:
 
     @asynccontextmanager
     async def writer_slot(self) -> AsyncIterator[None]:
-        """Serialise writers in-process on SQLite, where only one may hold the file lock.
+        """Serialise writers in-process on SQLite, where only one may hold the file lock; on
+        PostgreSQL, let in as many writers as the writers' pool has connections, the others
+        in their order of arrival.
 
         On a SQLite file the write sessions opened in the slot join the current
         ``WriteGroup``; the slot is left once the group has committed (or with its error), and
         the group commits when no writer is left waiting for the slot, or at ``max_group``
-        writers."""
+        writers.
+
+        On PostgreSQL a writer would otherwise wait for a connection in the pool's own queue,
+        where a connection given back goes to whoever asks first: a writer arriving just then
+        takes it, and the one woken for it finds the queue empty and waits again at its end.
+        Under 32 clients that put a few writers far behind the others (p99 twice to three times
+        the median, docs/benchmarks.md, twenty-second round). ``writer_slots`` (an
+        ``asyncio.Semaphore``, first come, first served) holds them instead, so the pool always
+        has a connection for the writers it lets in."""
         if not self.is_sqlite:
-            yield
+            if self.writer_slots is None:
+                yield
+                return
+            async with self.writer_slots:
+                yield
             return
         if self.blocking is None or not self.group_commit:
             async with self._write_lock:

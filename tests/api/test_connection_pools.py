@@ -1,5 +1,6 @@
 """A burst of requests beyond the pool size waits for the pool's connections: none is opened
-for one request and closed after it.
+for one request and closed after it. On PostgreSQL the writers wait for their turn in the order
+they came (``Database.writer_slot``), never in the pool's own queue.
 
 Under 32 clients the writers' pool used to open overflow connections and close them as soon as
 they came back to a full pool. On PostgreSQL each such connection is a new server process, its
@@ -18,9 +19,10 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from app.db import Database
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import KeyFactory, TestClock
+from tests.conftest import KeyFactory, TestClock, is_postgresql
 from tests.factories import WATCH
 
 POOL_SIZE = 2
@@ -87,3 +89,72 @@ async def test_a_burst_of_writes_beyond_the_pool_opens_no_connection_of_its_own(
 
     assert opened
     assert all(count <= POOL_SIZE for count in opened), opened
+
+
+async def test_writes_beyond_the_pool_never_wait_in_the_pools_own_queue(
+    small_pool_app: Any, settings: Settings
+) -> None:
+    """The pool's queue hands a connection given back to whoever asks first, not to the writer
+    that has waited longest; on PostgreSQL the writers queue before it instead."""
+    if not is_postgresql(settings.database_url):
+        pytest.skip("SQLite's writers queue for the file's lock")
+    pool = small_pool_app.state.runtime.db.engine.sync_engine.pool
+    queue, waits = pool._pool, []
+    get = queue.get
+
+    def counted_get(block: bool = True, timeout: float | None = None) -> Any:
+        if block and queue.empty():
+            waits.append(timeout)
+        return get(block, timeout)
+
+    queue.get = counted_get
+    transport = httpx.ASGITransport(app=small_pool_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        counter = await KeyFactory(small_pool_app).headers("counter")
+        intake = {"customer": {"name": "Claire Martin"}, "watch": dict(WATCH)}
+        created = await asyncio.gather(
+            *(client.post("/v1/repair-orders", json=intake, headers=counter) for _ in range(BURST))
+        )
+    assert [response.status_code for response in created] == [201] * BURST
+    assert waits == []
+
+
+async def test_postgresql_writers_take_their_turns_in_the_order_they_came(
+    settings: Settings, clean_database: Engine
+) -> None:
+    """A slot given back goes to the writer that has waited longest, even when a newcomer asks
+    for one before that writer has run again."""
+    if not is_postgresql(settings.database_url):
+        pytest.skip("SQLite's writers queue for the file's lock (tests/api/test_write_groups.py)")
+    database = Database.from_settings(settings.model_copy(update={"database_pool_size": 1}))
+    entered: list[str] = []
+    leave = {name: asyncio.Event() for name in "ABCD"}
+
+    async def writer(name: str) -> None:
+        async with database.writer_slot():
+            entered.append(name)
+            await leave[name].wait()
+
+    async def newcomer() -> None:
+        # Asks for a slot the moment A gives its back, before B (woken for it) has run.
+        await first.wait()
+        await writer("D")
+
+    try:
+        first = asyncio.Event()
+        a = asyncio.create_task(writer("A"))
+        await asyncio.sleep(0)
+        waiting = [asyncio.create_task(writer(name)) for name in "BC"]
+        await asyncio.sleep(0)
+        assert entered == ["A"]
+        d = asyncio.create_task(newcomer())
+        await asyncio.sleep(0)
+        leave["A"].set()
+        first.set()
+        await a
+        for name in "BCD":
+            leave[name].set()
+        await asyncio.gather(*waiting, d)
+        assert entered == ["A", "B", "C", "D"]
+    finally:
+        await database.dispose()
