@@ -17,6 +17,12 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite+aiosqlite:///./var/atelier.db"
     database_pool_size: int = Field(default=10, ge=1, le=200)
+    # PostgreSQL: the writes a process runs at once (at most ``database_pool_size``), the others
+    # queued in their order of arrival (app/db.py ``Database.writer_slot``). Four kept the API
+    # busy beside a database on the same machine, and fewer transactions at once cost the
+    # database less CPU than ten (docs/benchmarks.md, twenty-second round); a database further
+    # away, each round trip longer, may need more.
+    database_writers: int = Field(default=4, ge=1, le=200)
     # Seconds a SQLite connection waits for the write lock before the request gets a 503.
     sqlite_busy_timeout_seconds: float = Field(default=5.0, gt=0)
     # Writers queued on a SQLite file share one transaction and its commit, each in a savepoint

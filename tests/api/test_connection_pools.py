@@ -18,6 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from app.db import Database
 from app.main import create_app
@@ -158,3 +159,70 @@ async def test_postgresql_writers_take_their_turns_in_the_order_they_came(
         assert entered == ["A", "B", "C", "D"]
     finally:
         await database.dispose()
+
+
+async def test_postgresql_runs_at_most_database_writers_writes_at_once(
+    settings: Settings, clock: TestClock, clean_database: Engine
+) -> None:
+    if not is_postgresql(settings.database_url):
+        pytest.skip("SQLite runs one writer at a time")
+    app = create_app(
+        settings.model_copy(update={"database_pool_size": 10, "database_writers": 2}), clock=clock
+    )
+    pool = app.state.runtime.db.engine.sync_engine.pool
+    at_once: list[int] = []
+    event.listen(pool, "checkout", lambda *_: at_once.append(pool.checkedout()))
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            counter = await KeyFactory(app).headers("counter")
+            intake = {"customer": {"name": "Claire Martin"}, "watch": dict(WATCH)}
+            created = await asyncio.gather(
+                *(client.post("/v1/repair-orders", json=intake, headers=counter) for _ in range(8))
+            )
+    finally:
+        await app.state.runtime.db.dispose()
+    assert [response.status_code for response in created] == [201] * 8
+    assert at_once and max(at_once) == 2
+
+
+async def test_a_writer_waits_for_a_slot_no_longer_than_for_a_pools_connection(
+    settings: Settings, clean_database: Engine
+) -> None:
+    """Then it fails as a wait for the pool did: ``PoolTimeoutError``, a 503 with Retry-After
+    (``app/errors.py``), and the slot it never had is not given back."""
+    if not is_postgresql(settings.database_url):
+        pytest.skip("SQLite's writers queue for the file's lock")
+    database = Database.from_settings(settings.model_copy(update={"database_writers": 1}))
+    assert database.writer_wait_seconds == 30  # the pool's own default
+    database.writer_wait_seconds = 0.05
+    try:
+        async with database.writer_slot():
+            with pytest.raises(PoolTimeoutError):
+                async with database.writer_slot():
+                    pytest.fail("two writers at once")
+        async with database.writer_slot():  # the slot is free again, once
+            assert database.writer_slots is not None
+            assert database.writer_slots.locked()
+    finally:
+        await database.dispose()
+
+
+async def test_a_write_that_finds_no_slot_in_time_is_a_503_that_changed_nothing(
+    small_pool_app: Any, settings: Settings
+) -> None:
+    if not is_postgresql(settings.database_url):
+        pytest.skip("SQLite's writers queue for the file's lock")
+    database = small_pool_app.state.runtime.db
+    database.writer_wait_seconds = 0.05
+    transport = httpx.ASGITransport(app=small_pool_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        counter = await KeyFactory(small_pool_app).headers("counter")
+        intake = {"customer": {"name": "Claire Martin"}, "watch": dict(WATCH)}
+        async with database.writer_slot(), database.writer_slot():  # both of the pool's
+            refused = await client.post("/v1/repair-orders", json=intake, headers=counter)
+        listed = await client.get("/v1/repair-orders", headers=counter)
+    assert refused.status_code == 503
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert int(refused.headers["Retry-After"]) > 0
+    assert listed.json()["items"] == []
