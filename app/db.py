@@ -258,7 +258,7 @@ class Database:
         the median, docs/benchmarks.md, twenty-second round). ``writer_slots`` (an
         ``asyncio.Semaphore``, first come, first served) holds them instead, so the pool always
         has a connection for the writers it lets in. Fewer transactions at once also cost the
-        database less CPU: four, against ten, 15-25 % less a write there."""
+        database less CPU: four, against ten, 13-23 % less a write there."""
         if not self.is_sqlite:
             slots = self.writer_slots
             if slots is None:

@@ -166,21 +166,38 @@ def _children_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _wait_ready(url: str, timeout: float = 30) -> None:
+# What uvicorn logs once a worker has run the application's start-up: with several workers,
+# a first answer comes from the first one ready, and a worker still starting would open its
+# pools' connections during the measured run (20 new PostgreSQL connections in each 2-worker
+# read's repeat, and their p99 with them, until the twenty-second round).
+STARTED = "Application startup complete"
+
+
+def _wait_ready(url: str, log: Path, workers: int, timeout: float = 30) -> None:
+    """Until ``url`` answers and every worker has logged its start-up in ``log``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 (loopback)
-                if response.status == 200:
+                if response.status == 200 and log.read_text().count(STARTED) >= workers:
                     return
         except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"server at {url} did not start")
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"server at {url} did not start: {log.read_text()[-2000:]}")
 
 
 def _serve(
-    target: str, port: int, workers: int, env: dict[str, str], loop: str = "auto"
+    target: str,
+    port: int,
+    workers: int,
+    env: dict[str, str],
+    loop: str = "auto",
+    *,
+    log: Path,
 ) -> subprocess.Popen[bytes]:
+    """The server, its own log (uvicorn's, at info: its start-up and shutdown lines, no access
+    log) written to ``log``."""
     command = [
         sys.executable,
         "-m",
@@ -193,7 +210,7 @@ def _serve(
         "--workers",
         str(workers),
         "--log-level",
-        "warning",
+        "info",
         "--no-access-log",
         "--loop",
         loop,
@@ -202,7 +219,20 @@ def _serve(
     ]
     if target.startswith("app."):
         command.append("--factory")
-    return subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
+    with log.open("wb") as output:
+        return subprocess.Popen(
+            command, env=env, cwd=ROOT, start_new_session=True, stdout=output, stderr=output
+        )
+
+
+def _show_unusual(log: Path) -> None:
+    """Print what a server logged beyond uvicorn's start-up and shutdown lines (a warning, an
+    error's traceback), then remove its log."""
+    lines = log.read_text(errors="replace").splitlines()
+    unusual = [line for line in lines if not line.startswith("INFO:")]
+    if unusual:
+        print("\n".join(unusual), file=sys.stderr)
+    log.unlink(missing_ok=True)
 
 
 def _parse(output: str) -> tuple[float, float, float, int]:
@@ -268,10 +298,13 @@ def _measure(
 ) -> Measure:
     """Start a fresh server, warm it up for a second, then measure it for ``args.duration``."""
     warm_script, script = scripts
-    server = _serve(target, port, args.workers, env, args.loop)
+    log = Path(tempfile.mkstemp(prefix="atelier-server-", suffix=".log")[1])
+    server = _serve(target, port, args.workers, env, args.loop, log=log)
     try:
         _wait_ready(
-            f"http://127.0.0.1:{port}{'/bare' if target.startswith('bench') else '/healthz'}"
+            f"http://127.0.0.1:{port}{'/bare' if target.startswith('bench') else '/healthz'}",
+            log,
+            args.workers,
         )
         _wrk(url, warm_script, args.connections, 1)
         database: int | None = getattr(args, "database_pid", None)
@@ -290,6 +323,7 @@ def _measure(
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+        _show_unusual(log)
     # Read once the server is gone: its backends report their connection by their exit at
     # the latest.
     opened = sessions() - sessions_before if sessions is not None else None
