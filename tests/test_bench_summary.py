@@ -3,8 +3,12 @@ same repeat, each operation judged against the issue's targets) and the in-proce
 
 from __future__ import annotations
 
+import http.server
 import os
+import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
@@ -12,7 +16,15 @@ from sqlalchemy.pool import NullPool
 
 from app.db import sync_database_url
 from bench.compare import Side, parse_table, report
-from bench.run import SessionCount, _cpu_times, is_local_postgres, summary
+from bench.run import (
+    STARTED,
+    SessionCount,
+    _cpu_times,
+    _show_unusual,
+    _wait_ready,
+    is_local_postgres,
+    summary,
+)
 from tests.conftest import is_postgresql
 
 
@@ -148,3 +160,51 @@ def test_a_process_cpu_is_split_between_user_space_and_the_kernel() -> None:
         os.close(descriptor)
     _, calls_system = _cpu_times(os.getpid())
     assert calls_system - busy_system > 0.05
+
+
+class _Healthy(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def answering() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Healthy)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/healthz"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_server_is_measured_only_once_every_worker_has_started(
+    answering: str, tmp_path: Path
+) -> None:
+    """With several workers the first answer comes from the first one ready: the benchmark
+    also waits for each worker's start-up line in the server's log."""
+    log = tmp_path / "server.log"
+    log.write_text(f"INFO:     {STARTED}.\n")
+    with pytest.raises(RuntimeError, match="did not start"):
+        _wait_ready(answering, log, workers=2, timeout=0.3)
+    with log.open("a") as more:
+        more.write(f"INFO:     {STARTED}.\n")
+    _wait_ready(answering, log, workers=2, timeout=5)
+
+
+def test_what_a_server_logs_beyond_uvicorns_own_lines_is_shown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "server.log"
+    log.write_text(f"INFO:     Started server process [1]\nINFO:     {STARTED}.\n")
+    _show_unusual(log)
+    assert capsys.readouterr().err == ""
+    assert not log.exists()
+    log.write_text('INFO:     Started server process [1]\n{"level": "ERROR", "event": "boom"}\n')
+    _show_unusual(log)
+    assert capsys.readouterr().err == '{"level": "ERROR", "event": "boom"}\n'
