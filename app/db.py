@@ -19,7 +19,6 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import CursorResult, Engine, make_url
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.base import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -28,7 +27,7 @@ from app.libpq import DEFERRED, Check, Pending, run_on_psycopg, settle_before_sq
 from app.orm_on_demand import OrmOnDemand
 from app.pg_writer_session import WriterSession
 from app.prepared import Prepared, Rows, through_sqlalchemy
-from app.psycopg_readers import PsycopgReaders, ReaderSession
+from app.psycopg_readers import PsycopgReaders, ReaderSession, take_slot
 from app.settings import Settings
 from app.sqlite_inline import Checkpointer, inline_connector
 from app.sqlite_session import (
@@ -264,15 +263,8 @@ class Database:
             if slots is None:
                 yield
                 return
-            try:
-                # As long as the pool would have let a writer wait for a connection, then the
-                # same error (a 503 with Retry-After).
-                async with asyncio.timeout(self.writer_wait_seconds):
-                    await slots.acquire()
-            except TimeoutError as error:
-                raise PoolTimeoutError(
-                    f"No write slot free within {self.writer_wait_seconds:g} s."
-                ) from error
+            # As long as the pool would have let a writer wait for a connection.
+            await take_slot(slots, self.writer_wait_seconds, "write slot")
             try:
                 yield
             finally:

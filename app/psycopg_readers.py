@@ -64,6 +64,24 @@ async def run_on_reader(
     return await run_on_libpq(pooled.connection, pooled.state, dialect, prepared, parameters)
 
 
+async def take_slot(slots: asyncio.Semaphore, timeout_seconds: float, what: str) -> None:
+    """One of ``slots``, waiting for it in order of arrival up to ``timeout_seconds``, then
+    failing as a wait for SQLAlchemy's pool does (``PoolTimeoutError``: a 503 with
+    Retry-After). A free slot is taken without a timer: the readers' connections and the
+    PostgreSQL writers' turns (``Database.writer_slot``)."""
+    try:
+        if slots.locked():  # every slot taken: wait for one, up to the timeout
+            # A timer, not ``wait_for``, which runs the wait as a task of its own: 9 µs
+            # against 12 µs a contended wait, timed alone (docs/benchmarks.md, eighteenth
+            # round).
+            async with asyncio.timeout(timeout_seconds):
+                await slots.acquire()
+        else:
+            await slots.acquire()
+    except TimeoutError:
+        raise PoolTimeoutError(f"No {what} free within {timeout_seconds:g} s.") from None
+
+
 class PsycopgReaders:
     """A bounded pool of autocommit psycopg connections for ``ReaderSession``s."""
 
@@ -101,20 +119,9 @@ class PsycopgReaders:
         return bool(self.engine.sync_engine.dispatch.before_cursor_execute)
 
     async def take(self) -> _Pooled:
-        try:
-            if self._slots.locked():  # every connection taken: wait for one, up to the timeout
-                # A timer, not ``wait_for``, which runs the wait as a task of its own: 9 µs
-                # against 12 µs a contended wait, timed alone (docs/benchmarks.md, eighteenth
-                # round).
-                async with asyncio.timeout(self._timeout):
-                    await self._slots.acquire()
-            else:
-                await self._slots.acquire()
-        except TimeoutError:
-            raise PoolTimeoutError(
-                f"No PostgreSQL reader connection free within {self._timeout:g} s "
-                f"({self._size} in use)."
-            ) from None
+        await take_slot(
+            self._slots, self._timeout, f"PostgreSQL reader connection ({self._size} in use)"
+        )
         try:
             while self._idle:
                 pooled = self._idle.pop()
