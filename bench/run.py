@@ -298,9 +298,9 @@ def _measure(
 ) -> Measure:
     """Start a fresh server, warm it up for a second, then measure it for ``args.duration``."""
     warm_script, script = scripts
-    descriptor, name = tempfile.mkstemp(prefix="atelier-server-", suffix=".log")
+    descriptor, log_name = tempfile.mkstemp(prefix="atelier-server-", suffix=".log")
     os.close(descriptor)  # the server's process writes it (``_serve``)
-    log = Path(name)
+    log = Path(log_name)
     server = _serve(target, port, args.workers, env, args.loop, log=log)
     try:
         _wait_ready(

@@ -3,8 +3,11 @@ same repeat, each operation judged against the issue's targets) and the in-proce
 
 from __future__ import annotations
 
+import argparse
 import http.server
 import os
+import shutil
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +23,7 @@ from bench.run import (
     STARTED,
     SessionCount,
     _cpu_times,
+    _measure,
     _show_unusual,
     _wait_ready,
     is_local_postgres,
@@ -208,3 +212,26 @@ def test_what_a_server_logs_beyond_uvicorns_own_lines_is_shown(
     log.write_text('INFO:     Started server process [1]\n{"level": "ERROR", "event": "boom"}\n')
     _show_unusual(log)
     assert capsys.readouterr().err == '{"level": "ERROR", "event": "boom"}\n'
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="the benchmark's load generator, wrk")
+def test_a_measure_carries_the_operations_name_and_figures(tmp_path: Path) -> None:
+    """A measured run is reported under the operation it measured (the server's log file's
+    name once took its place in the results and in the summary's rows)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    args = argparse.Namespace(duration=1, workers=1, connections=2, loop="auto")
+    measured = _measure(
+        "bare",
+        "bench.bare_app:app",
+        f"http://127.0.0.1:{port}/bare",
+        (None, None),
+        args,
+        dict(os.environ),
+        port,
+    )
+    assert measured.operation == "bare"
+    assert measured.requests_per_second > 0
+    assert 0 < measured.p50_ms <= measured.p99_ms
+    assert measured.errors == 0
