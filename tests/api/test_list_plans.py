@@ -38,9 +38,12 @@ def _last_order_select(sent_sql: list[tuple[str, Any]]) -> tuple[str, Any]:
 def _plan(engine: Engine, statement: str, parameters: Any) -> str:
     with engine.connect() as connection:
         if is_postgresql(str(engine.url)):
-            # With a few test rows the planner would rightly prefer a scan; forbid it, so the
-            # plan shows whether an index can deliver the rows already in order.
-            connection.exec_driver_sql("SET enable_seqscan = off")
+            # With a few test rows the planner would rightly prefer a scan, or a bitmap scan
+            # whose rows it then sorts; it is told to avoid both and sorting, so the plan shows
+            # whether an index can deliver the rows already in order (it still sorts when none
+            # can: these settings only make the other ways look dear).
+            for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+                connection.exec_driver_sql(f"SET {setting} = off")
             rows = connection.exec_driver_sql(f"EXPLAIN {statement}", parameters).all()
             return "\n".join(row[0] for row in rows)
         rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
