@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.sql.base import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.libpq import DEFERRED, Check, Pending, run_on_psycopg, settle_before_sqlalchemy
+from app.libpq import DEFERRED, Pending, run_on_psycopg, settle_before_sqlalchemy
 from app.orm_on_demand import OrmOnDemand
 from app.pg_writer_session import WriterSession
 from app.prepared import Prepared, Rows, through_sqlalchemy
@@ -376,7 +376,6 @@ async def run_prepared(
     parameters: Mapping[str, Any] | None = None,
     *,
     deferred: bool = False,
-    check: Check | None = None,
     collect: Pending | None = None,
 ) -> Rows:
     """Run a prepared statement in ``session``'s transaction, on the driver's own cursor where
@@ -387,9 +386,8 @@ async def run_prepared(
     which is read with the transaction's next statement or before its commit, in the same
     round trip (``app/libpq.py``); its ``Rows`` are empty, and its error is raised there. Only
     for a statement whose result and error its caller leaves to the request (an INSERT of
-    known values, an UPDATE with a ``check``); elsewhere it runs at once. ``check`` is called
-    with the statement's row count, once it is known (it may raise). ``collect``: see
-    ``send_prepared``."""
+    known values, a transition's UPDATE, which guards its version itself); elsewhere it runs
+    at once. ``collect``: see ``send_prepared``."""
     if isinstance(session, InlineSession | ReaderSession):
         rows = await session.prepared(statement, parameters)
     else:
@@ -403,13 +401,10 @@ async def run_prepared(
                 parameters,
                 driver,
                 deferred=deferred,
-                check=check,
                 collect=collect,
             )
         else:
             rows = await connection.run_sync(through_sqlalchemy, statement, parameters)
-    if check is not None and rows is not DEFERRED:
-        check(rows.rowcount)
     return rows
 
 

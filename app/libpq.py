@@ -19,10 +19,13 @@ Two kinds of connection use it:
   would remove these too.
 
 A writer's INSERT of known values can be ``deferred``: sent in the pipeline without waiting
-for its result, which is read with the next statement that needs one. A SELECT can be sent
-the same way, its rows ``collect``ed into a ``Pending`` when the pipeline is read (a
-creation's webhook subscribers, read with the year's number). A creation's eight statements
-and a transition's six take two and three round trips. The first deferred
+for its result, which is read with the next statement that needs one. A statement whose
+rows are wanted later can be sent the same way, its rows ``collect``ed into a ``Pending`` when
+the pipeline is read (a new order's INSERT returning its number, read with the COMMIT). A
+creation's eight statements (``BEGIN`` and ``COMMIT`` among them) take one round trip, a
+transition's seven two: its order's read, then the rest (its UPDATE guards the version
+itself, and the webhook deliveries are an ``INSERT … SELECT``: nothing in between waits for a
+result). The first deferred
 statement's error is raised there, as SQLAlchemy's and charged to that statement, so a request
 fails as it would have one statement earlier. Nothing else may use the connection while the
 pipeline is open: SQLAlchemy's listeners (``settle_before_sqlalchemy``) wait for it before any
@@ -65,9 +68,8 @@ from app.prepared import (
 _BEGIN = b"BEGIN"
 _COMMIT = b"COMMIT"
 _ROLLBACK = b"ROLLBACK"
-# What a deferred statement gives back: nothing yet (its check sees its row count later).
+# What a deferred statement gives back: nothing yet (its result is read with the pipeline).
 DEFERRED = Rows((), [], -1)
-Check = Callable[[int], None]
 
 
 @dataclass(slots=True)
@@ -79,7 +81,7 @@ class LibpqState:
     # The server-side prepared statements made on this connection: (SQL, parameter types) → name.
     statements: dict[tuple[str, tuple[int, ...]], bytes] = field(default_factory=dict)
     # Sent in the open pipeline and not yet read: each statement's form and arguments (for its
-    # error), the check of its row count and where its rows go, ``None`` for a ``BEGIN``; and
+    # error) and where its rows go, ``None`` for a ``BEGIN`` or a ``COMMIT``; and
     # the dialect they were compiled for.
     queued: list[_Queued | None] = field(default_factory=list)
     dialect: Dialect | None = None
@@ -113,7 +115,7 @@ class Pending:
         return self._rows
 
 
-_Queued = tuple[Form, Any, Check | None, Pending | None]
+_Queued = tuple[Form, Any, Pending | None]
 
 
 # Each dialect's numbered twin, for as long as its engine lives.
@@ -298,12 +300,12 @@ async def _synced(
     state: LibpqState,
     *,
     commit: bool = False,
-    checks: bool = True,
+    collect: bool = True,
 ) -> list[PGresult]:
     """Close the pipeline (``commit``: with a ``COMMIT`` at its end): the results of every
     statement in it, in order (``BEGIN``'s too), raising the first one's error as SQLAlchemy's,
-    for the statement that failed; then, unless ``checks`` is off (a rollback), the row counts'
-    checks and the collected rows."""
+    for the statement that failed; then, unless ``collect`` is off (a rollback), the rows of
+    the statements that collect them."""
     pgconn = connection.pgconn
     queued, state.queued = state.queued, []
     try:
@@ -328,14 +330,12 @@ async def _synced(
         )
         assert state.dialect is not None
         raise _wrapped(connection, state.dialect, form, arguments, failure) from failure
-    if not checks:
+    if not collect:
         return results
     for entry, result in zip(queued, results, strict=True):
         if entry is None:
             continue
-        form, arguments, check, pending = entry
-        if check is not None:
-            check(result.command_tuples or 0)
+        form, arguments, pending = entry
         if pending is not None:
             assert state.dialect is not None
             pending._rows = _rows_of(connection, state, state.dialect, form, arguments, result)
@@ -379,14 +379,13 @@ async def run_on_libpq(
     *,
     begin: bool = False,
     deferred: bool = False,
-    check: Check | None = None,
     collect: Pending | None = None,
 ) -> Rows:
     """``prepared`` on ``connection``'s libpq, ``BEGIN`` sent before it when ``begin``.
 
     ``deferred``: sent without waiting for its result, which is read, and its error raised,
-    with the next statement that is not deferred (or by SQLAlchemy's listeners); ``check`` is
-    then called with its row count, and its ``Rows`` are ``DEFERRED``. ``collect`` defers it
+    with the next statement that is not deferred (or by SQLAlchemy's listeners); its ``Rows``
+    are ``DEFERRED``. ``collect`` defers it
     too, its rows then in ``collect``. Statements sent together go in one libpq pipeline: one
     round trip for all of them.
 
@@ -426,12 +425,12 @@ async def run_on_libpq(
     except psycopg.Error as error:
         raise _wrapped(connection, dialect, form, arguments, error) from error
     if deferred:
-        state.queued.append((form, arguments, check, collect))
+        state.queued.append((form, arguments, collect))
         if collect is not None:
             collect._pipeline = (connection, state)
         return DEFERRED
     if pipelined:
-        state.queued.append((form, arguments, None, None))
+        state.queued.append((form, arguments, None))
         result = (await _synced(connection, state))[-1]
     else:
         try:
@@ -466,12 +465,11 @@ async def run_on_writer(
     parameters: Mapping[str, Any] | None,
     *,
     deferred: bool = False,
-    check: Check | None = None,
     collect: Pending | None = None,
 ) -> Rows:
     """``prepared`` in the writer's transaction on ``connection``, which it starts if none is
-    open yet (an autocommit connection runs it on its own); ``deferred``, ``check`` and
-    ``collect``: see ``run_on_libpq``."""
+    open yet (an autocommit connection runs it on its own); ``deferred`` and ``collect``:
+    see ``run_on_libpq``."""
     state = _WRITERS.get(connection)
     if state is None:
         state = _WRITERS[connection] = LibpqState.of(connection)
@@ -488,7 +486,6 @@ async def run_on_writer(
         parameters,
         begin=begin,
         deferred=deferred,
-        check=check,
         collect=collect,
     )
 
@@ -500,7 +497,6 @@ async def run_on_psycopg(
     driver: Any = None,
     *,
     deferred: bool = False,
-    check: Check | None = None,
     collect: Pending | None = None,
 ) -> Rows:
     """``prepared`` on the session's psycopg connection (``driver``, its psycopg connection,
@@ -524,7 +520,6 @@ async def run_on_psycopg(
                 prepared,
                 parameters,
                 deferred=deferred,
-                check=check,
                 collect=collect,
             )
         return await run_on_psycopg_driver(driver, dialect, prepared, parameters)
@@ -535,13 +530,10 @@ async def run_on_psycopg(
 
 
 def _commit_waits(queued: list[_Queued | None]) -> bool:
-    """Whether the COMMIT must wait for the pipeline's results: a row count to check may
-    still refuse the transaction, and so may rows to collect whose reading may fail (but
-    those ``with_commit``)."""
+    """Whether the COMMIT must wait for the pipeline's results: rows to collect whose
+    reading may still refuse the transaction (but those ``with_commit``)."""
     return any(
-        entry is not None
-        and (entry[2] is not None or (entry[3] is not None and not entry[3].with_commit))
-        for entry in queued
+        entry is not None and entry[2] is not None and not entry[2].with_commit for entry in queued
     )
 
 
@@ -549,9 +541,9 @@ async def finish_writer(
     connection: psycopg.AsyncConnection[Any], dialect: Dialect, *, commit: bool
 ) -> None:
     """End a writer's transaction on ``connection`` without SQLAlchemy (``WriterSession``):
-    ``commit``: the pipeline's statements, their errors and checks raised as at the ORM's
-    commit, then COMMIT, in the pipeline's round trip when nothing waits for its results;
-    else the pipeline dropped and ROLLBACK. A driver error comes out as SQLAlchemy's."""
+    ``commit``: the pipeline's statements, their errors raised as at the ORM's commit, then
+    COMMIT, in the pipeline's round trip when nothing waits for its results; else the
+    pipeline dropped and ROLLBACK. A driver error comes out as SQLAlchemy's."""
     state = _WRITERS.get(connection)
     pgconn = connection.pgconn
     if state is not None and state.queued:
@@ -561,7 +553,7 @@ async def finish_writer(
             # Rolled back anyway: a statement's failure changes nothing, a lost connection is
             # seen by the ROLLBACK below.
             with contextlib.suppress(DBAPIError):
-                await _synced(connection, state, checks=False)
+                await _synced(connection, state, collect=False)
     if pgconn.transaction_status == TransactionStatus.IDLE:
         return
     command = _COMMIT if commit else _ROLLBACK
@@ -617,7 +609,7 @@ def settle_before_sqlalchemy(engine: AsyncEngine) -> None:
             # pipeline stays open: the pool's own rollback then fails, and it drops the
             # connection.
             with contextlib.suppress(DBAPIError, MissingGreenlet):
-                await_only(_synced(*pipeline, checks=False))
+                await_only(_synced(*pipeline, collect=False))
 
     sync_engine = engine.sync_engine
     event.listen(sync_engine, "before_execute", before)

@@ -16,9 +16,9 @@ processors for their types, sends the compiled SQL on the session's own connecti
 and converts the values read with SQLAlchemy's result processors: callers get what
 ``Connection.execute`` would give them (``tests/api/test_prepared.py`` compares the two on every
 prepared statement). The API prepares the statements every hot request runs: a row by id, the
-tracking page's, the INSERT of a new row, the webhook subscribers of an event, the upsert that
-hands out the year's next order or invoice number (an INSERT with RETURNING), and a transition's
-UPDATE of the columns it changed.
+tracking page's, the INSERT of a new row, an event's webhook deliveries (an INSERT … SELECT),
+the upsert that hands out the year's next order or invoice number (an INSERT with RETURNING),
+and a transition's UPDATE of the columns it changed.
 
 What it leaves to SQLAlchemy: a session on another driver (SQLite through the async engine, in
 memory), a connection with a ``before_cursor_execute`` listener (the tests that look at the SQL

@@ -16,7 +16,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db import orm_has_changes, run_core, run_prepared
 from app.domain.actors import Actor
-from app.domain.errors import Conflict
 from app.models import Customer, OrderEvent, OrderNumberCounter, RepairOrder, Watch
 from app.pagination import after_cursor, decode_cursor, encode_cursor, filters_fingerprint, trimmed
 from app.prepared import Prepared
@@ -49,11 +48,20 @@ async def get(
     return await get_scoped(session, RepairOrder, order_id, actor, for_update=for_update)
 
 
-# A transition's write: the columns it changed, on the row at the version it was read at.
+# A transition's write: the columns it changed, on the row at the version it was read at. The
+# version guard is in the SET, not the WHERE: at another version the row's version would be set
+# to NULL, which its NOT NULL refuses (an ``IntegrityError``, a 409, nothing written), so the
+# database itself refuses a stale write and, on PostgreSQL, the COMMIT goes in the statement's
+# round trip instead of waiting to see its row count.
 _UPDATE_CHANGED = Prepared(
     sa.update(ORDERS)
     .where(ORDERS.c.id == sa.bindparam("where_id"))
-    .where(ORDERS.c.version == sa.bindparam("where_version"))
+    .values(
+        version=sa.case(
+            (ORDERS.c.version == sa.bindparam("where_version"), sa.bindparam("new_version")),
+            else_=sa.null(),
+        )
+    )
 )
 
 
@@ -81,20 +89,19 @@ class OrderForChange:
         }
         if not changed:
             return
+        new_version = changed.pop("version", self._written["version"])
         parameters = {
-            **changed, "where_id": self.order.id, "where_version": self._written["version"]
-        }  # fmt: skip
-        # Deferred on PostgreSQL: sent with the event and the subscribers' query that follow.
-        await run_prepared(
-            session, _UPDATE_CHANGED, parameters, deferred=True, check=_one_order_changed
-        )
-        self._written = {**self._written, **changed}
-
-
-def _one_order_changed(count: int) -> None:
-    if count != 1:
-        # The row is locked (PostgreSQL) or the writer is alone (SQLite): never expected.
-        raise Conflict("The order changed while this request was changing it; try again.")
+            **changed,
+            "new_version": new_version,
+            "where_id": self.order.id,
+            "where_version": self._written["version"],
+        }
+        # Deferred on PostgreSQL: sent with the event, the message and its deliveries that
+        # follow, and the COMMIT. No row count to check: the order was read in this
+        # transaction (locked on PostgreSQL, SQLite's one writer on SQLite) and orders are never
+        # deleted; were it gone, its event's foreign key would refuse the transaction.
+        await run_prepared(session, _UPDATE_CHANGED, parameters, deferred=True)
+        self._written = {**self._written, **changed, "version": new_version}
 
 
 async def get_for_change(

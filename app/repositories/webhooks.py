@@ -7,90 +7,178 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, or_, update
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Integer,
+    String,
+    Text,
+    Uuid,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal_column,
+    or_,
+    update,
+)
+from sqlalchemy import select as sa_select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.db import run_prepared, send_prepared
+from app.db import run_prepared
 from app.domain.actors import Actor
 from app.domain.webhooks import DeliveryStatus
-from app.libpq import Pending
 from app.models import CustomerNotification, OutboxMessage, WebhookDelivery, WebhookSubscription
 from app.prepared import Prepared
 from app.repositories.rows import insert_new
 from app.repositories.scoping import get_scoped, scoped_select, table_of
 
 _SUBSCRIPTIONS = table_of(WebhookSubscription)
-# Built once (the hot write paths ask on every event): the staff's subscriptions, and those a
-# partner's order also reaches.
-_STAFF_SUBSCRIBERS = Prepared(
-    select(_SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.event_types).where(
-        _SUBSCRIPTIONS.c.active.is_(True), _SUBSCRIPTIONS.c.partner_id.is_(None)
+_DELIVERIES = table_of(WebhookDelivery)
+
+
+class _DeliveryId(ColumnElement[uuid.UUID]):
+    """A new delivery's id, made by the database from its message's: the message id's first 64
+    bits (its time, so deliveries' ids sort as their messages' do and go on their index's last
+    page, as ``new_id``'s do) and 62 random bits after the variant bits."""
+
+    inherit_cache = True
+    type = Uuid()
+
+    def __init__(self, message_id: ColumnElement[uuid.UUID]) -> None:
+        self.message_id = message_id
+
+
+@compiles(_DeliveryId, "postgresql")
+def _delivery_id_postgresql(element: _DeliveryId, compiler: Any, **kw: Any) -> str:
+    message = compiler.process(element.message_id, **kw)
+    # gen_random_uuid()'s bytes 9 to 16 keep its variant bits.
+    return (
+        "CAST(encode(overlay(uuid_send(gen_random_uuid()) PLACING "
+        f"substring(uuid_send({message}) FROM 1 FOR 8) FROM 1 FOR 8), 'hex') AS UUID)"
     )
-)
-_PARTNER_SUBSCRIBERS = Prepared(
-    select(_SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.event_types).where(
+
+
+@compiles(_DeliveryId, "sqlite")
+def _delivery_id_sqlite(element: _DeliveryId, compiler: Any, **kw: Any) -> str:
+    message = compiler.process(element.message_id, **kw)
+    # A UUID is stored as its 32 hexadecimal digits there: the message's first 16, a variant
+    # digit (10xx), 15 random ones.
+    return (
+        f"(substr({message}, 1, 16) || substr('89ab', 1 + (random() & 3), 1)"
+        " || lower(substr(hex(randomblob(8)), 1, 15)))"
+    )
+
+
+class _Wants(ColumnElement[bool]):
+    """Whether a subscription's ``event_types`` (a JSON list, empty for every event) takes
+    ``event_type``."""
+
+    inherit_cache = True
+    type = Boolean()
+
+    def __init__(self, event_types: Any, event_type: ColumnElement[str]) -> None:
+        self.event_types = event_types
+        self.event_type = event_type
+
+
+@compiles(_Wants, "postgresql")
+def _wants_postgresql(element: _Wants, compiler: Any, **kw: Any) -> str:
+    types, wanted = (compiler.process(e, **kw) for e in (element.event_types, element.event_type))
+    return (
+        f"(json_array_length({types}) = 0 "
+        f"OR CAST({types} AS JSONB) @> jsonb_build_array(CAST({wanted} AS TEXT)))"
+    )
+
+
+@compiles(_Wants, "sqlite")
+def _wants_sqlite(element: _Wants, compiler: Any, **kw: Any) -> str:
+    types, wanted = (compiler.process(e, **kw) for e in (element.event_types, element.event_type))
+    return (
+        f"(json_array_length({types}) = 0 "
+        f"OR EXISTS (SELECT 1 FROM json_each({types}) WHERE json_each.value = {wanted}))"
+    )
+
+
+def _fan_out(partner: ColumnElement[bool]) -> Prepared:
+    """The deliveries of a message to every active subscription that takes its event and sees
+    its order (``partner``: which partners' subscriptions do), written by one INSERT … SELECT:
+    nothing is read back, so on a PostgreSQL writer it waits, deferred, for the transaction's
+    next round trip (its COMMIT's, on the hot writes)."""
+    message_id = bindparam("message_id", type_=Uuid())
+    now = bindparam("now", type_=_DELIVERIES.c.created_at.type)
+    chosen = sa_select(
+        _DeliveryId(message_id),
+        message_id,
+        _SUBSCRIPTIONS.c.id,
+        bindparam("order_id", type_=Uuid()),
+        literal_column(f"'{DeliveryStatus.PENDING.value}'", String()),
+        literal_column("0", Integer()),
+        now,
+        now,
+    ).where(
         _SUBSCRIPTIONS.c.active.is_(True),
-        or_(
-            _SUBSCRIPTIONS.c.partner_id.is_(None),
-            _SUBSCRIPTIONS.c.partner_id == bindparam("partner_id"),
-        ),
+        partner,
+        _Wants(_SUBSCRIPTIONS.c.event_types, bindparam("event_type", type_=Text())),
     )
+    columns = ("id", "message_id", "subscription_id", "order_id", "status", "attempts",
+               "next_attempt_at", "created_at")  # fmt: skip
+    return Prepared(insert(_DELIVERIES).from_select(columns, chosen))
+
+
+# Built once (the hot writes fan out every event): the staff's subscriptions only, for an order
+# of no partner's (or a message of no order), and the staff's and the partner's own.
+_TO_STAFF = _fan_out(_SUBSCRIPTIONS.c.partner_id.is_(None))
+_TO_STAFF_AND_PARTNER = _fan_out(
+    or_(_SUBSCRIPTIONS.c.partner_id.is_(None), _SUBSCRIPTIONS.c.partner_id == bindparam("partner"))
 )
 
 
-def _subscribers_query(partner_id: uuid.UUID | None) -> tuple[Prepared, dict[str, Any] | None]:
-    """The statement, and its parameters, for the active subscriptions an order of
-    ``partner_id`` reaches: staff subscriptions (no partner) and the order's own partner's."""
-    if partner_id is None:
-        return _STAFF_SUBSCRIBERS, None
-    return _PARTNER_SUBSCRIBERS, {"partner_id": partner_id}
-
-
-async def look_up_subscribers(session: AsyncSession, partner_id: uuid.UUID | None) -> Pending:
-    """The active subscriptions an order of ``partner_id`` reaches, sent now and read later
-    (``send_prepared``): on PostgreSQL with the transaction's next statement that waits for
-    its result."""
-    return await send_prepared(session, *_subscribers_query(partner_id))
-
-
-async def subscribers(
+async def fan_out(
     session: AsyncSession,
+    message_id: uuid.UUID,
     event_type: str,
+    order_id: uuid.UUID | None,
     partner_id: uuid.UUID | None,
-    lookup: Pending | None = None,
-) -> list[uuid.UUID]:
-    """The ids of the active subscriptions interested in ``event_type`` for an order of
-    ``partner_id``, from ``lookup`` when the caller sent it earlier."""
-    if lookup is not None:
-        rows = await lookup.rows()
+    now: datetime,
+) -> None:
+    """Queue the message for each active subscription interested in ``event_type`` that sees
+    an order of ``partner_id`` (the staff's, and that partner's own); the dispatcher sends
+    them. Deferred (``run_prepared``)."""
+    parameters: dict[str, Any] = {
+        "message_id": message_id, "order_id": order_id, "event_type": event_type, "now": now
+    }  # fmt: skip
+    if partner_id is None:
+        statement = _TO_STAFF
     else:
-        rows = await run_prepared(session, *_subscribers_query(partner_id))
-    return [row.id for row in rows if not row.event_types or event_type in row.event_types]
+        statement, parameters["partner"] = _TO_STAFF_AND_PARTNER, partner_id
+    await run_prepared(session, statement, parameters, deferred=True)
 
 
-async def add_deliveries(
+async def add_delivery(
     session: AsyncSession,
     message_id: uuid.UUID,
     order_id: uuid.UUID | None,
-    subscription_ids: Sequence[uuid.UUID],
+    subscription_id: uuid.UUID,
     now: datetime,
 ) -> None:
-    """Queue the message for each subscription (the dispatcher sends them): INSERTs of known
+    """Queue the message for one subscription (the dispatcher sends it): an INSERT of known
     values, deferred (``run_prepared``)."""
-    for subscription_id in subscription_ids:
-        await insert_new(
-            session,
-            WebhookDelivery,
-            deferred=True,
-            message_id=message_id,
-            subscription_id=subscription_id,
-            order_id=order_id,
-            status=DeliveryStatus.PENDING.value,
-            next_attempt_at=now,
-            created_at=now,
-        )
+    await insert_new(
+        session,
+        WebhookDelivery,
+        deferred=True,
+        message_id=message_id,
+        subscription_id=subscription_id,
+        order_id=order_id,
+        status=DeliveryStatus.PENDING.value,
+        next_attempt_at=now,
+        created_at=now,
+    )
 
 
 async def subscription(

@@ -13,7 +13,6 @@ from typing import Any, NamedTuple, Protocol
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.domain.webhooks import EventType
-from app.libpq import Pending
 from app.models import OutboxMessage, WebhookSubscription
 from app.repositories import order_numbers, rows
 from app.repositories import webhooks as webhook_repository
@@ -68,13 +67,6 @@ def order_summary(order: OrderHeader) -> dict[str, Any]:
     }
 
 
-async def look_up_subscribers(session: AsyncSession, partner_id: uuid.UUID | None) -> Pending:
-    """The subscribers of an order of ``partner_id``, asked for ahead of ``emit`` (its
-    ``lookup``): on PostgreSQL the question then goes with the transaction's next statement
-    that waits for its result, not in a round trip of its own."""
-    return await webhook_repository.look_up_subscribers(session, partner_id)
-
-
 async def emit(
     session: AsyncSession,
     event_type: EventType,
@@ -83,20 +75,11 @@ async def emit(
     order: OrderHeader | None = None,
     data: dict[str, Any] | None = None,
     only: WebhookSubscription | None = None,
-    lookup: Pending | None = None,
 ) -> uuid.UUID:
-    """Queue a message for its subscribers (or ``only`` one); returns the message's id.
-    ``lookup``: the order's subscribers, sent earlier by ``look_up_subscribers``."""
+    """Queue a message for its subscribers (or ``only`` one); returns the message's id. Nothing
+    waits for the database: the message and its deliveries go with the transaction's next
+    round trip, its COMMIT's on PostgreSQL (``app/libpq.py``)."""
     payload = {**(order_summary(order) if order is not None else {}), **(data or {})}
-    # The subscribers first: the message and its deliveries then wait, unread, for the commit,
-    # which goes with them in one round trip on PostgreSQL (``app/libpq.py``).
-    targets = (
-        [only.id]
-        if only is not None
-        else await webhook_repository.subscribers(
-            session, event_type.value, order.partner_id if order is not None else None, lookup
-        )
-    )
     # Never changed once written: its column values are all it needs (``rows.new_values``).
     message = rows.new_values(
         OutboxMessage,
@@ -114,5 +97,12 @@ async def emit(
     else:
         await rows.insert_values(session, OutboxMessage, message, deferred=True)
     message_id: uuid.UUID = message["id"]
-    await webhook_repository.add_deliveries(session, message_id, message["order_id"], targets, now)
+    order_id = message["order_id"]
+    if only is not None:
+        await webhook_repository.add_delivery(session, message_id, order_id, only.id, now)
+    else:
+        # The subscribers are chosen by the database, in the deliveries' INSERT … SELECT.
+        await webhook_repository.fan_out(
+            session, message_id, event_type.value, order_id, message["partner_id"], now
+        )
     return message_id

@@ -181,12 +181,11 @@ async def create(
         raise BusinessValidationError("The deposit time is in the future.", "/deposited_at")
     customer_id = await _resolve_customer(session, actor, payload.customer, now)
     watch_id = await _resolve_watch(session, actor, payload.watch, customer_id, now)
-    subscribers = await outbox.look_up_subscribers(session, partner_scope(actor))
     if order_numbers.taken_by_database(session):
         # PostgreSQL: the order's INSERT takes the number, in the COMMIT's round trip
-        # (``order_numbers``). The subscribers are read first, with the new customer and
-        # watch: nothing waits for a result once the counter's row is locked.
-        await subscribers.rows()
+        # (``order_numbers``), which carries the whole creation: nothing waits for a result
+        # once the counter's row is locked (the deliveries' subscribers are the database's
+        # choice, ``outbox.emit``).
         numbered = {"number": order_numbers.new_mark(), "tracking_token": new_tracking_token()}
     else:
         numbered = await _numbered(session, now)
@@ -217,7 +216,7 @@ async def create(
         session,
         order_event(header, actor, now, CREATE_ACTION, {"channel": actor.role.value}),
     )
-    await outbox.emit(session, EventType.ORDER_CREATED, now, order=header, lookup=subscribers)
+    await outbox.emit(session, EventType.ORDER_CREATED, now, order=header)
     return order
 
 

@@ -10,7 +10,6 @@ statements of its own, so on the writers' connections it prepares none.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,12 +22,11 @@ from sqlalchemy.exc import IntegrityError
 from app import libpq
 from app.db import Database, run_prepared, send_prepared
 from app.domain.roles import Role
-from app.models import Customer
-from app.prepared import Prepared
+from app.models import Customer, WebhookDelivery, WebhookSubscription
 from app.repositories.rows import _insert_into, new_values
-from app.repositories.scoping import _row_by_id
+from app.repositories.scoping import _row_by_id, table_of
 from tests.conftest import KeyFactory, count_round_trips, is_postgresql
-from tests.factories import create_order
+from tests.factories import create_order, transition
 
 CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
 BY_ID = _row_by_id(CUSTOMERS, False)
@@ -291,63 +289,6 @@ async def test_the_commit_goes_with_the_deferred_statements(db: Database) -> Non
     assert await _names(db) == ["Committed with its COMMIT"]
 
 
-async def test_a_deferred_updates_row_count_is_checked_before_anything_commits(
-    db: Database,
-) -> None:
-    values = _customer("Checked")
-    writer = db.new_session(write=True)
-    try:
-        await _insert(writer, values, deferred=False)
-        await writer.commit()
-        rename = Prepared(
-            sa.update(CUSTOMERS)
-            .where(CUSTOMERS.c.id == sa.bindparam("row_id"))
-            .values(name=sa.bindparam("new_name"))
-        )
-        counts: list[int] = []
-        for row_id, new_name in ((values["id"], "Renamed"), (uuid.uuid4(), "Nobody")):
-            rows = await run_prepared(
-                writer, rename, {"row_id": row_id, "new_name": new_name},
-                deferred=True, check=counts.append,
-            )  # fmt: skip
-            assert rows is libpq.DEFERRED
-        assert counts == []  # not read yet
-        await run_prepared(writer, BY_ID, {"row_id": values["id"]})
-        assert counts == [1, 0]
-
-        def refuse(count: int) -> None:
-            raise LookupError(f"{count} row(s) changed")
-
-        await run_prepared(
-            writer, rename, {"row_id": uuid.uuid4(), "new_name": "Nobody"},
-            deferred=True, check=refuse,
-        )  # fmt: skip
-        with pytest.raises(LookupError, match="0 row"):
-            await writer.commit()  # the check refuses before the COMMIT is sent
-        await writer.rollback()
-    finally:
-        await writer.close()
-    assert await _names(db) == ["Checked"]  # the rename went with the refused transaction
-
-
-async def test_a_rollback_does_not_check_the_row_counts_it_drops(db: Database) -> None:
-    def refuse(count: int) -> None:
-        raise LookupError(f"{count} row(s) changed")
-
-    rename = Prepared(
-        sa.update(CUSTOMERS).where(CUSTOMERS.c.id == sa.bindparam("row_id")).values(name="x")
-    )
-    writer = db.new_session(write=True)
-    try:
-        await run_prepared(writer, rename, {"row_id": uuid.uuid4()}, deferred=True, check=refuse)
-        await writer.rollback()  # quietly: the transaction is given up anyway
-        await _insert(writer, _customer("Next"), deferred=False)
-        await writer.commit()
-    finally:
-        await writer.close()
-    assert await _names(db) == ["Next"]
-
-
 async def test_a_select_sent_ahead_is_read_with_the_next_statement(db: Database) -> None:
     writer = db.new_session(write=True)
     try:
@@ -405,18 +346,34 @@ async def test_a_select_sent_ahead_has_no_rows_when_an_earlier_statement_failed(
     assert await _names(db) == ["Taken"]
 
 
-async def test_a_creation_is_two_round_trips(
+async def test_a_creation_is_one_round_trip_and_a_transition_two(
     client: httpx.AsyncClient,
     keys: KeyFactory,
     database_url: str,
+    sync_engine: sa.Engine,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """``BEGIN``, the new customer and watch, the webhook subscribers and the year's number;
-    then the order, its event, the outbox message and ``COMMIT``."""
+    """A creation: ``BEGIN``, the new customer and watch, the order with the year's number,
+    its event, the outbox message, its deliveries (the database picks the subscribers) and
+    ``COMMIT``, in one round trip. A transition: the order read, then its UPDATE (which guards
+    the version itself), event, message, deliveries and ``COMMIT``. Each queued its message
+    for the subscription."""
     if not is_postgresql(database_url):
         pytest.skip("the libpq path is PostgreSQL's")
-    counter = await keys.headers(Role.COUNTER)
-    await create_order(client, counter)  # every statement prepared on the connection
-    trips = count_round_trips(monkeypatch)
-    await create_order(client, counter)
-    assert trips == [2]
+    counter, technician = await keys.headers(Role.COUNTER), await keys.headers(Role.TECHNICIAN)
+    hook = new_values(WebhookSubscription, url="https://staff.example/hook", secret="s")
+    with sync_engine.begin() as connection:
+        connection.execute(sa.insert(table_of(WebhookSubscription)), hook)
+    earlier = await create_order(client, counter)
+    await transition(client, technician, earlier["id"], "start_diagnosis")
+    trips = count_round_trips(monkeypatch)  # every statement is prepared on the connection
+    order = await create_order(client, counter)
+    assert trips == [1]
+    await transition(client, technician, order["id"], "start_diagnosis")
+    assert trips == [3]
+    deliveries = table_of(WebhookDelivery)
+    with sync_engine.connect() as connection:
+        queued = connection.execute(
+            sa.select(deliveries.c.subscription_id).where(deliveries.c.order_id == order["id"])
+        ).all()
+    assert [row.subscription_id for row in queued] == [hook["id"]] * 2

@@ -31,6 +31,7 @@ from app.models import (
     OutboxMessage,
     RepairOrder,
     Watch,
+    WebhookDelivery,
     WebhookSubscription,
 )
 from app.prepared import Prepared
@@ -132,13 +133,82 @@ async def test_every_prepared_read_gives_what_sqlalchemy_gives(
         (tracking._TRACKED_ORDER, {"token": quoted["tracking_token"]}, 1),
         (tracking._TRACKED_ORDER, {"token": world["plain"]["tracking_token"]}, 1),
         (tracking._TRACKED_ORDER, {"token": "unknown"}, 0),
-        (webhooks._STAFF_SUBSCRIBERS, None, 1),
-        (webhooks._PARTNER_SUBSCRIBERS, {"partner_id": world["partner_id"]}, 2),
     ]
     for prepared, parameters, count in cases:
         fast, slow = await _both(app, prepared, parameters)
         assert len(fast) == count, (prepared.statement, parameters)
         assert _typed(fast) == _typed(slow), (prepared.statement, parameters)
+
+
+@pytest.mark.parametrize(
+    ("partner", "event_type", "reached"),
+    [
+        (False, "order.status_changed", {"https://staff.example/hook"}),
+        (
+            True,
+            "order.status_changed",
+            {"https://staff.example/hook", "https://boutique.example/hook"},
+        ),
+        (True, "repair_order.created", {"https://staff.example/hook"}),
+    ],
+)
+async def test_a_fan_out_queues_what_a_delivery_of_known_values_would_be(
+    app: Any, world: dict[str, Any], partner: bool, event_type: str, reached: set[str]
+) -> None:
+    """The deliveries' INSERT … SELECT (``webhooks.fan_out``) queues one delivery for each
+    active subscription that takes the event and sees the order's partner (the staff's always,
+    a partner's for its own orders), each row as ``add_delivery`` writes one from known values,
+    its id the database's: the message id's first half (its time), then random bits."""
+    partner_id = world["partner_id"] if partner else None
+    order_id = uuid.UUID(world["plain"]["id"])
+    now = datetime(2031, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+    message = new_values(
+        OutboxMessage, event_type=event_type, order_id=order_id, partner_id=partner_id,
+        order_version=1, payload={}, created_at=now,
+    )  # fmt: skip
+    other = {**message, "id": uuid.uuid4()}
+    subscriptions = table_of(WebhookSubscription)
+    db = app.state.runtime.db
+    session = db.new_session(write=True)
+    try:
+        staff = (await run_core(session, sa.select(subscriptions.c.id).where(
+            subscriptions.c.url == "https://staff.example/hook"))).scalar_one()  # fmt: skip
+        for values in (message, other):
+            await run_prepared(session, _insert_into(OutboxMessage), values)
+        await webhooks.fan_out(session, message["id"], event_type, order_id, partner_id, now)
+        await webhooks.add_delivery(session, other["id"], order_id, staff, now)
+        await session.commit()
+    finally:
+        await session.close()
+    rows = await _deliveries(app, message["id"])
+    assert {row.pop("url") for row in rows} == reached
+    assert len(rows) == len(reached)
+    ids = [row.pop("id") for row in rows]
+    assert len(set(ids)) == len(ids)
+    for delivery_id in ids:
+        assert isinstance(delivery_id, uuid.UUID)
+        assert delivery_id.bytes[:8] == message["id"].bytes[:8]
+        assert delivery_id.variant == uuid.RFC_4122
+        assert delivery_id.version == 7
+    [known] = await _deliveries(app, other["id"])
+    written = next(row for row in rows if row["subscription_id"] == staff)
+    for row in (written, known):
+        row.pop("id", None)
+        row.pop("url", None)
+        row.pop("message_id")
+    assert _typed([written]) == _typed([known])
+
+
+async def _deliveries(app: Any, message_id: uuid.UUID) -> list[dict[str, Any]]:
+    """A message's deliveries, each with its subscription's URL, read through SQLAlchemy."""
+    deliveries, subscriptions = table_of(WebhookDelivery), table_of(WebhookSubscription)
+    read = sa.select(deliveries, subscriptions.c.url).join(subscriptions)
+    session = app.state.runtime.db.new_session(write=False)
+    try:
+        result = await run_core(session, read.where(deliveries.c.message_id == message_id))
+        return [dict(row) for row in result.mappings()]
+    finally:
+        await session.close()
 
 
 @pytest.mark.parametrize("model", [Customer, Watch, RepairOrder, OrderEvent, OutboxMessage])
@@ -175,8 +245,9 @@ async def test_a_prepared_update_changes_what_sqlalchemys_changes(
     app: Any, world: dict[str, Any]
 ) -> None:
     """A transition's UPDATE (``OrderForChange.write``), prepared, on one order; SQLAlchemy's,
-    with the same columns, on another: the rows read back alike, and both count one changed row
-    at the version read, none at a stale one (the guard that turns into a 409)."""
+    with the same columns, on another: the rows read back alike, both count one changed row at
+    the version read, and both are refused at a stale one (the guard that turns into a 409),
+    which leaves the row as it was."""
     orders = table_of(RepairOrder)
     update = repair_orders._UPDATE_CHANGED
     first, second = await _two_orders(app)
@@ -188,23 +259,28 @@ async def test_a_prepared_update_changes_what_sqlalchemys_changes(
         "technician_key_id": uuid.uuid4(),
         "updated_at": moment,
     }
-    session = app.state.runtime.db.new_session(write=True)
-    try:
-        counts = []
-        for prepared, order in ((True, first), (False, second)):
-            parameters = {
-                **changes, "version": order["version"] + 1,
-                "where_id": order["id"], "where_version": order["version"],
-            }  # fmt: skip
-            for _ in range(2):  # the second time, the version read is stale
+    counts = []
+    for prepared, order in ((True, first), (False, second)):
+        parameters = {
+            **changes, "new_version": order["version"] + 1,
+            "where_id": order["id"], "where_version": order["version"],
+        }  # fmt: skip
+        for stale in (False, True):  # the second time, the version read is stale
+            session = app.state.runtime.db.new_session(write=True)
+            try:
+                written = {**parameters, "status": "refused"} if stale else parameters
                 if prepared:
-                    counts.append((await run_prepared(session, update, parameters)).rowcount)
+                    rows = await run_prepared(session, update, written)
                 else:
-                    counts.append((await run_core(session, update.statement, parameters)).rowcount)
-        await session.commit()
-    finally:
-        await session.close()
-    assert counts == [1, 0, 1, 0]
+                    rows = await run_core(session, update.statement, written)
+                await session.commit()
+                counts.append(rows.rowcount)
+            except IntegrityError:  # at once, or, deferred on PostgreSQL, with the commit
+                counts.append(None)
+                await session.rollback()
+            finally:
+                await session.close()
+    assert counts == [1, None, 1, None]
     _, [ours] = await _both(app, _row_by_id(orders, False), {"row_id": first["id"]})
     _, [theirs] = await _both(app, _row_by_id(orders, False), {"row_id": second["id"]})
     assert {name: ours[name] for name in changes} == changes
