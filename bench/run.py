@@ -19,6 +19,7 @@ import re
 import resource
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -187,6 +188,15 @@ def _wait_ready(url: str, log: Path, workers: int, timeout: float = 30) -> None:
     raise RuntimeError(f"server at {url} did not start: {log.read_text()[-2000:]}")
 
 
+def _check_port_free(port: int) -> None:
+    """Refuse to measure while something answers on ``port`` (a server left by an interrupted
+    run): uvicorn logs its start-up before it fails to bind, so the benchmark would measure
+    that one instead."""
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            raise RuntimeError(f"port {port} is taken: stop what listens there, or pass --port")
+
+
 def _serve(
     target: str,
     port: int,
@@ -298,6 +308,7 @@ def _measure(
 ) -> Measure:
     """Start a fresh server, warm it up for a second, then measure it for ``args.duration``."""
     warm_script, script = scripts
+    _check_port_free(port)
     descriptor, log_name = tempfile.mkstemp(prefix="atelier-server-", suffix=".log")
     os.close(descriptor)  # the server's process writes it (``_serve``)
     log = Path(log_name)

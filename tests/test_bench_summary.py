@@ -18,6 +18,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
 from app.db import sync_database_url
+from app.settings import Settings
 from bench.compare import Side, parse_table, report
 from bench.run import (
     STARTED,
@@ -29,6 +30,7 @@ from bench.run import (
     is_local_postgres,
     summary,
 )
+from bench.seed import fresh_postgres_database, seed
 from tests.conftest import is_postgresql
 
 
@@ -235,3 +237,41 @@ def test_a_measure_carries_the_operations_name_and_figures(tmp_path: Path) -> No
     assert measured.requests_per_second > 0
     assert 0 < measured.p50_ms <= measured.p99_ms
     assert measured.errors == 0
+
+
+def test_a_measure_refuses_a_port_something_answers_on(answering: str, tmp_path: Path) -> None:
+    """A server left by an interrupted run would be measured in the new one's place."""
+    port = int(answering.rsplit(":", 1)[1].split("/")[0])
+    args = argparse.Namespace(duration=1, workers=1, connections=2, loop="auto")
+    with pytest.raises(RuntimeError, match=f"port {port} is taken"):
+        _measure("bare", "bench.bare_app:app", answering, (None, None), args, {}, port)
+
+
+def test_a_seed_leaves_nothing_of_its_load_to_the_measured_runs(database_url: str) -> None:
+    """After the bulk load on PostgreSQL every table is vacuumed and analysed (no autovacuum
+    to come) and a checkpoint is taken."""
+    if not is_postgresql(database_url):
+        pytest.skip("PostgreSQL's vacuum and checkpoints")
+    with fresh_postgres_database(database_url) as url:
+        before = _checkpoints(url)
+        seed(Settings(database_url=url), 40)
+        engine = create_engine(sync_database_url(url), poolclass=NullPool)
+        with engine.connect() as connection:
+            unsettled = connection.exec_driver_sql(
+                "SELECT relname FROM pg_stat_user_tables WHERE n_live_tup > 0"
+                " AND (last_vacuum IS NULL OR last_analyze IS NULL)"
+            ).all()
+        engine.dispose()
+        assert unsettled == []
+        assert _checkpoints(url) > before
+
+
+def _checkpoints(url: str) -> int:
+    """Checkpoints the server has taken, asked for or timed."""
+    engine = create_engine(sync_database_url(url), poolclass=NullPool)
+    with engine.connect() as connection:
+        count = connection.exec_driver_sql(
+            "SELECT checkpoints_req + checkpoints_timed FROM pg_stat_bgwriter"
+        ).scalar_one()
+    engine.dispose()
+    return int(count)
