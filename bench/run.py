@@ -319,7 +319,10 @@ def _measure(
             log,
             args.workers,
         )
-        _wrk(url, warm_script, args.connections, 1)
+        # With several workers, the warm-up's connections and the measured run's are shared out
+        # among them anew by the kernel: warmed with as many connections per worker as the run
+        # has in all, each worker's pools open what the run can ask of them before it starts.
+        _wrk(url, warm_script, args.connections * args.workers, 1)
         database: int | None = getattr(args, "database_pid", None)
         sessions: SessionCount | None = getattr(args, "database_sessions", None)
         sessions_before = sessions() if sessions is not None else 0

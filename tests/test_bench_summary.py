@@ -19,6 +19,7 @@ from sqlalchemy.pool import NullPool
 
 from app.db import sync_database_url
 from app.settings import Settings
+from bench import run as bench_run
 from bench.compare import Side, parse_table, report
 from bench.run import (
     STARTED,
@@ -217,13 +218,24 @@ def test_what_a_server_logs_beyond_uvicorns_own_lines_is_shown(
 
 
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="the benchmark's load generator, wrk")
-def test_a_measure_carries_the_operations_name_and_figures(tmp_path: Path) -> None:
+def test_a_measure_carries_the_operations_name_and_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A measured run is reported under the operation it measured (the server's log file's
-    name once took its place in the results and in the summary's rows)."""
+    name once took its place in the results and in the summary's rows). With two workers, the
+    warm-up has as many connections per worker as the measured run has in all."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    args = argparse.Namespace(duration=1, workers=1, connections=2, loop="auto")
+    connections: list[int] = []
+    real_wrk = bench_run._wrk
+
+    def counted(url: str, script: Path | None, clients: int, duration: int) -> str:
+        connections.append(clients)
+        return real_wrk(url, script, clients, duration)
+
+    monkeypatch.setattr(bench_run, "_wrk", counted)
+    args = argparse.Namespace(duration=1, workers=2, connections=2, loop="auto")
     measured = _measure(
         "bare",
         "bench.bare_app:app",
@@ -237,6 +249,7 @@ def test_a_measure_carries_the_operations_name_and_figures(tmp_path: Path) -> No
     assert measured.requests_per_second > 0
     assert 0 < measured.p50_ms <= measured.p99_ms
     assert measured.errors == 0
+    assert connections == [4, 2]  # the warm-up's, then the measured run's
 
 
 def test_a_measure_refuses_a_port_something_answers_on(answering: str, tmp_path: Path) -> None:
