@@ -25,12 +25,12 @@ the pipeline is read (a new order's INSERT returning its number, read with the C
 creation's eight statements (``BEGIN`` and ``COMMIT`` among them) take one round trip, a
 transition's seven two: its order's read, then the rest (its UPDATE guards the version
 itself, and the webhook deliveries are an ``INSERT … SELECT``: nothing in between waits for a
-result). The first deferred
-statement's error is raised there, as SQLAlchemy's and charged to that statement, so a request
-fails as it would have one statement earlier. Nothing else may use the connection while the
-pipeline is open: SQLAlchemy's listeners (``settle_before_sqlalchemy``) wait for it before any
-statement SQLAlchemy sends, close it with the ``COMMIT`` in its round trip, and drop it at a
-rollback (``tests/api/test_libpq_writers.py``).
+result). The first deferred statement's error is raised there, as SQLAlchemy's and charged to
+that statement, so a request fails as it would have one statement earlier. Nothing else may
+use the connection while the pipeline is open: SQLAlchemy's listeners
+(``settle_before_sqlalchemy``) wait for it before any statement SQLAlchemy sends, close it with
+the ``COMMIT`` in its round trip, and drop it at a rollback
+(``tests/api/test_libpq_writers.py``).
 """
 
 from __future__ import annotations
@@ -385,9 +385,8 @@ async def run_on_libpq(
 
     ``deferred``: sent without waiting for its result, which is read, and its error raised,
     with the next statement that is not deferred (or by SQLAlchemy's listeners); its ``Rows``
-    are ``DEFERRED``. ``collect`` defers it
-    too, its rows then in ``collect``. Statements sent together go in one libpq pipeline: one
-    round trip for all of them.
+    are ``DEFERRED``. ``collect`` defers it too, its rows then in ``collect``. Statements sent
+    together go in one libpq pipeline: one round trip for all of them.
 
     ``dialect`` is a ``numbered_twin``; a driver error comes out as SQLAlchemy's,
     ``connection_invalidated`` when the connection was lost."""

@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -48,6 +49,7 @@ class _DeliveryId(ColumnElement[uuid.UUID]):
 
     inherit_cache = True
     type = Uuid()
+    _traverse_internals = [("message_id", InternalTraversal.dp_clauseelement)]
 
     def __init__(self, message_id: ColumnElement[uuid.UUID]) -> None:
         self.message_id = message_id
@@ -80,6 +82,10 @@ class _Wants(ColumnElement[bool]):
 
     inherit_cache = True
     type = Boolean()
+    _traverse_internals = [
+        ("event_types", InternalTraversal.dp_clauseelement),
+        ("event_type", InternalTraversal.dp_clauseelement),
+    ]
 
     def __init__(self, event_types: Any, event_type: ColumnElement[str]) -> None:
         self.event_types = event_types
