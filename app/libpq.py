@@ -66,6 +66,10 @@ from app.prepared import (
 )
 
 _BEGIN = b"BEGIN"
+# The prepared statements a connection keeps at most: each holds its plan in the server's
+# process. A list page's statement carries its statuses and row count in its SQL (each its
+# own plan: ``app/repositories/repair_orders.py``), so a connection may see many.
+MOST_STATEMENTS = 256
 _COMMIT = b"COMMIT"
 _ROLLBACK = b"ROLLBACK"
 # What a deferred statement gives back: nothing yet (its result is read with the pipeline).
@@ -78,8 +82,10 @@ class LibpqState:
 
     # The connection's adapters (the dialect's among them), to write parameters and read values.
     transformer: adapt_abc.Transformer
-    # The server-side prepared statements made on this connection: (SQL, parameter types) → name.
+    # The server-side prepared statements kept on this connection: (SQL, parameter types) →
+    # name, the least recently used first (``MOST_STATEMENTS`` at most), and how many it made.
     statements: dict[tuple[str, tuple[int, ...]], bytes] = field(default_factory=dict)
+    made: int = 0
     # Sent in the open pipeline and not yet read: each statement's form and arguments (for its
     # error) and where its rows go, ``None`` for a ``BEGIN`` or a ``COMMIT``; and
     # the dialect they were compiled for.
@@ -401,17 +407,22 @@ async def run_on_libpq(
     except psycopg.Error as error:
         raise _wrapped(connection, dialect, form, arguments, error) from error
     key = (form.sql, tuple(transformer.types or ()))
-    name = state.statements.get(key)
+    statements = state.statements
+    name = statements.pop(key, None)
     if name is None:  # prepared once per connection, on its own (the waiting ones first)
         if state.queued:
             await _synced(connection, state)
-        name = f"atelier_{len(state.statements)}".encode()
+        name = f"atelier_{state.made}".encode()
         try:
+            if len(statements) >= MOST_STATEMENTS:  # the least recently used one goes
+                pgconn.send_close_prepared(statements.pop(next(iter(statements))))
+                _checked(connection, await _results(pgconn, watch=state.watch))
             pgconn.send_prepare(name, form.sql.encode(), param_types=key[1])
             _checked(connection, await _results(pgconn, watch=state.watch))
         except psycopg.Error as error:
             raise _wrapped(connection, dialect, form, arguments, error) from error
-        state.statements[key] = name
+        state.made += 1
+    statements[key] = name  # the most recently used, last
     pipelined = begin or deferred or bool(state.queued)
     try:
         if pipelined and not state.queued:

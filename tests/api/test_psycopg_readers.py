@@ -9,6 +9,7 @@ and when something listens to the SQL the readers' engine sends, the reads go th
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,10 +20,14 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from app import libpq
 from app.db import Database, run_prepared
+from app.domain.actors import Actor
+from app.domain.roles import Role
 from app.models import Customer
 from app.prepared import Prepared
 from app.psycopg_readers import PsycopgReaders, ReaderSession
+from app.repositories import repair_orders as order_repository
 from app.repositories.scoping import _row_by_id
 from app.settings import Settings
 
@@ -252,3 +257,77 @@ async def test_reads_go_through_sqlalchemy_while_something_listens_to_the_sql(
         event.remove(db.reader_engine.sync_engine, "before_cursor_execute", listen)
     assert any("FROM customers" in statement for statement in statements)
     assert readers.open == 0
+
+
+_PREPARED_HERE = Prepared(
+    sa.select(sa.column("name"), sa.column("generic_plans"), sa.column("custom_plans"))
+    .select_from(sa.table("pg_prepared_statements"))
+    .where(sa.column("statement").like(sa.bindparam("pattern")))
+    .order_by(sa.column("name"))
+)
+
+
+async def _prepared_here(session: Any, pattern: str = "%") -> list[tuple[str, int, int]]:
+    """The server-side prepared statements of the reader connection ``session`` holds (the
+    statement that asks included)."""
+    rows = await run_prepared(session, _PREPARED_HERE, {"pattern": pattern})
+    return [(str(name), int(generic), int(custom)) for name, generic, custom in rows]
+
+
+async def test_a_connection_keeps_its_most_recently_used_statements_and_closes_the_others(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A list page's statuses and row count are in its SQL, so a connection may meet many
+    statements: it keeps ``MOST_STATEMENTS`` at most, closing the least recently used one on
+    the server, and prepares a closed one again when it comes back."""
+    monkeypatch.setattr(libpq, "MOST_STATEMENTS", 3)
+    customer = await _customer(db, "Limited")
+    by_limit = [
+        Prepared(
+            sa.select(Customer.__table__.c.name)  # type: ignore[attr-defined]
+            .where(Customer.__table__.c.id == sa.bindparam("row_id"))  # type: ignore[attr-defined]
+            .limit(sa.literal_column(str(limit), sa.Integer()))
+        )
+        for limit in range(1, 6)
+    ]
+    reader = db.new_session(write=False)
+    assert isinstance(reader, ReaderSession)
+    try:
+        for statement in [*by_limit, by_limit[3], by_limit[0]]:
+            [(name,)] = await run_prepared(reader, statement, {"row_id": customer.id})
+            assert name == "Limited"
+        assert reader._pooled is not None
+        kept = reader._pooled.state.statements
+        # Limits 4 and 1 used last (1 prepared again), before them 5; 2 and 3 closed.
+        assert [int(sql.rsplit("LIMIT", 1)[1]) for sql, _ in kept] == [5, 4, 1]
+        # Asking for them is a statement too: the least recently used (limit 5) goes for it.
+        here = await _prepared_here(reader)
+        assert sorted(name for name, *_ in here) == sorted(
+            name.decode() for name in reader._pooled.state.statements.values()
+        )
+        assert len(here) == 3
+    finally:
+        await reader.close()
+
+
+async def test_a_list_page_s_plan_is_made_once_and_kept(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its statuses and row count written into its SQL, a list page's statement has no
+    parameter left to plan for: PostgreSQL keeps one plan for it (a generic plan), where
+    sent as parameters it planned every page again (docs/benchmarks.md, twenty-fourth
+    round). A next page's cursor is a parameter; its plan is kept too once PostgreSQL has
+    compared a few."""
+    actor = Actor(role=Role.MANAGER, key_id=uuid.uuid4(), name="manager", partner_id=None)
+    first_page = order_repository.OrderFilters(statuses=("ready",))
+    reader = db.new_session(write=False)
+    try:
+        for _ in range(8):
+            await order_repository.list_documents(
+                reader, actor, first_page, runs=[["id", "created_at"]], extra=[], limit=10,
+                cursor=None,
+            )  # fmt: skip
+        [(_, generic, custom)] = await _prepared_here(reader, "%status IN ('ready')%LIMIT 11")
+        assert (generic, custom) == (8, 0)
+    finally:
+        await reader.close()
