@@ -66,12 +66,12 @@ from app.prepared import (
 )
 
 _BEGIN = b"BEGIN"
+_COMMIT = b"COMMIT"
+_ROLLBACK = b"ROLLBACK"
 # The prepared statements a connection keeps at most: each holds its plan in the server's
 # process. A list page's statement carries its statuses and row count in its SQL (each its
 # own plan: ``app/repositories/repair_orders.py``), so a connection may see many.
 MOST_STATEMENTS = 256
-_COMMIT = b"COMMIT"
-_ROLLBACK = b"ROLLBACK"
 # What a deferred statement gives back: nothing yet (its result is read with the pipeline).
 DEFERRED = Rows((), [], -1)
 
