@@ -306,11 +306,11 @@ async def _synced(
     state: LibpqState,
     *,
     commit: bool = False,
-    collect: bool = True,
+    read_rows: bool = True,
 ) -> list[PGresult]:
     """Close the pipeline (``commit``: with a ``COMMIT`` at its end): the results of every
     statement in it, in order (``BEGIN``'s too), raising the first one's error as SQLAlchemy's,
-    for the statement that failed; then, unless ``collect`` is off (a rollback), the rows of
+    for the statement that failed; then, unless ``read_rows`` is off (a rollback), the rows of
     the statements that collect them."""
     pgconn = connection.pgconn
     queued, state.queued = state.queued, []
@@ -336,7 +336,7 @@ async def _synced(
         )
         assert state.dialect is not None
         raise _wrapped(connection, state.dialect, form, arguments, failure) from failure
-    if not collect:
+    if not read_rows:
         return results
     for entry, result in zip(queued, results, strict=True):
         if entry is None:
@@ -563,7 +563,7 @@ async def finish_writer(
             # Rolled back anyway: a statement's failure changes nothing, a lost connection is
             # seen by the ROLLBACK below.
             with contextlib.suppress(DBAPIError):
-                await _synced(connection, state, collect=False)
+                await _synced(connection, state, read_rows=False)
     if pgconn.transaction_status == TransactionStatus.IDLE:
         return
     command = _COMMIT if commit else _ROLLBACK
@@ -619,7 +619,7 @@ def settle_before_sqlalchemy(engine: AsyncEngine) -> None:
             # pipeline stays open: the pool's own rollback then fails, and it drops the
             # connection.
             with contextlib.suppress(DBAPIError, MissingGreenlet):
-                await_only(_synced(*pipeline, collect=False))
+                await_only(_synced(*pipeline, read_rows=False))
 
     sync_engine = engine.sync_engine
     event.listen(sync_engine, "before_execute", before)
