@@ -19,7 +19,9 @@ of parameters, alias choices, a JSON value) goes through FastAPI's ``request_par
    body a 400; a body whose content type is not JSON is handed over as bytes;
 2. the dependencies run in declaration order (the API key's 401 and 403 come before any
    parameter's 422);
-3. the parameters and the body are validated and every error reported together;
+3. the parameters and the body are validated and every error reported together (a query
+   string the route validated before is not validated again: its values are kept,
+   ``_QueryValues``);
 4. the endpoint's return value is validated and serialised by the route's response model,
    with the status code and headers the endpoint set on its ``Response`` parameter.
 
@@ -33,9 +35,12 @@ from __future__ import annotations
 
 import inspect
 import json
+import uuid
 from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from copy import deepcopy
+from datetime import date, datetime, time
+from decimal import Decimal
 from enum import Enum
 from typing import Any
 
@@ -66,6 +71,8 @@ _INCLUDED_ROUTE: ContextVar[Any] | None = getattr(
 )
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+# A route's path, query or header parameters' values and errors from a request.
+Extractor = Callable[[Request], tuple[dict[str, Any], list[Any]]]
 
 
 _IMMUTABLE = (type(None), bool, int, float, str, bytes, Enum)
@@ -134,6 +141,71 @@ def _extract(plan: tuple[_Param, ...], received: Any) -> tuple[dict[str, Any], l
     return values, errors
 
 
+# How many of a route's query strings, and how long ones, ``_QueryValues`` keeps.
+QUERIES_KEPT = 256
+LONGEST_QUERY_KEPT = 1024
+# The values a kept query string's parameters may have (a list of them is copied for each
+# request): none can be changed by the endpoint that receives it.
+_KEPT_TYPES = (*_IMMUTABLE, uuid.UUID, datetime, date, time, Decimal)
+
+
+class _QueryValues:
+    """A route's query parameters' values from a query string it has validated before.
+
+    A list page's dozen filters are validated one by one on every request (parsing the query
+    string, a pydantic validation a parameter): ≈ 8 % of a PostgreSQL list page's instructions
+    (docs/benchmarks.md, twenty-fifth round), for the same few query strings again and again
+    (a counter's screen of ready watches, a boutique's poll of its orders). The values validated
+    from a query string depend on it alone (the plan is the route's), so those of a query
+    string that passed are kept, up to ``QUERIES_KEPT`` a route, the oldest making room; an
+    invalid one, a very long one or one whose values could be changed by the endpoint is
+    validated every time. A kept list (repeated parameters) is copied for each request.
+    """
+
+    __slots__ = ("plan", "kept")
+
+    def __init__(self, plan: tuple[_Param, ...]) -> None:
+        self.plan = plan
+        self.kept: dict[bytes, tuple[dict[str, Any], tuple[str, ...]]] = {}
+
+    def __call__(self, request: Request) -> tuple[dict[str, Any], list[Any]]:
+        query: bytes = request.scope.get("query_string", b"")
+        kept = self.kept.get(query)
+        if kept is None:
+            values, errors = _extract(self.plan, request.query_params)
+            if errors or len(query) > LONGEST_QUERY_KEPT or not _keepable(values):
+                return values, errors
+            if len(self.kept) >= QUERIES_KEPT:
+                del self.kept[next(iter(self.kept))]
+            lists = tuple(name for name, value in values.items() if type(value) is list)
+            kept = self.kept[query] = (values, lists)
+        values, lists = kept
+        values = dict(values)
+        for name in lists:
+            values[name] = list(values[name])
+        return values, []
+
+
+def _keepable(values: dict[str, Any]) -> bool:
+    """Whether no value (nor item of a list) can be changed by the endpoint."""
+    return all(
+        all(isinstance(item, _KEPT_TYPES) for item in value)
+        if type(value) is list
+        else isinstance(value, _KEPT_TYPES)
+        for value in values.values()
+    )
+
+
+def _extractor(fields: list[ModelField], source: str) -> Extractor:
+    """How a request's path, query or header parameters are validated for a route."""
+    plan = _plan(fields)
+    if plan is None:
+        return lambda request: request_params_to_args(fields, getattr(request, source))
+    if source == "query_params":
+        return _QueryValues(plan)
+    return lambda request: _extract(plan, getattr(request, source))
+
+
 # A dependency as the lean handler calls it: its parameter name in the endpoint (None for a
 # route's ``dependencies=[...]``), the callable, the name under which it takes the request.
 _Dependency = tuple[str | None, Callable[..., Any], str | None]
@@ -159,14 +231,15 @@ def lean_handler(route: Any) -> Handler | None:
     dependencies = _dependencies(dependant.dependencies)
     endpoint = dependant.call
     assert endpoint is not None
-    sources = []
-    for fields, source in (
-        (dependant.path_params, "path_params"),
-        (dependant.query_params, "query_params"),
-        (dependant.header_params, "headers"),
-    ):
-        if fields:
-            sources.append((fields, _plan(fields), source))
+    extractors = [
+        _extractor(fields, source)
+        for fields, source in (
+            (dependant.path_params, "path_params"),
+            (dependant.query_params, "query_params"),
+            (dependant.header_params, "headers"),
+        )
+        if fields
+    ]
     body_params = dependant.body_params
     embed_body_fields = _embed_body_fields(route)
     request_name = dependant.request_param_name
@@ -184,23 +257,14 @@ def lean_handler(route: Any) -> Handler | None:
 
     async def handle(request: Request) -> Response:
         body = await _json_body(request) if body_params else PydanticUndefined
-        # The endpoint's ``Response`` parameter: the headers and status code it sets are copied
-        # onto the response (FastAPI starts it without a status code and a content length).
-        sub_response = Response()
-        del sub_response.headers["content-length"]
-        sub_response.status_code = None  # type: ignore[assignment]
         values: dict[str, Any] = {}
         for name, call, takes_request_as in dependencies:
             value = await (call(**{takes_request_as: request}) if takes_request_as else call())
             if name is not None:
                 values[name] = value
         errors: list[Any] = []
-        for fields, plan, source in sources:
-            received = getattr(request, source)
-            if plan is None:
-                params, params_errors = request_params_to_args(fields, received)
-            else:
-                params, params_errors = _extract(plan, received)
+        for extract in extractors:
+            params, params_errors = extract(request)
             values.update(params)
             errors.extend(params_errors)
         if body_params:
@@ -213,7 +277,14 @@ def lean_handler(route: Any) -> Handler | None:
             raise RequestValidationError(errors, body=None if body is PydanticUndefined else body)
         if request_name:
             values[request_name] = request
+        # The endpoint's ``Response`` parameter, made only for an endpoint that takes one: the
+        # headers and status code it sets are copied onto the response (FastAPI starts it
+        # without a status code and a content length).
+        sub_response = None
         if response_name:
+            sub_response = Response()
+            del sub_response.headers["content-length"]
+            sub_response.status_code = None  # type: ignore[assignment]
             values[response_name] = sub_response
         returned = await endpoint(**values)
         if isinstance(returned, Response):
@@ -224,7 +295,7 @@ def lean_handler(route: Any) -> Handler | None:
         value, response_errors = response_field.validate(returned, {}, loc=("response",))
         if response_errors:
             raise ResponseValidationError(errors=response_errors, body=returned)
-        code = sub_response.status_code or status_code or 200
+        code = (sub_response and sub_response.status_code) or status_code or 200
         response = Response(
             content=response_field.serialize_json(value, **serialise),
             media_type="application/json",
@@ -232,7 +303,8 @@ def lean_handler(route: Any) -> Handler | None:
         )
         if not is_body_allowed_for_status_code(code):
             response.body = b""
-        response.headers.raw.extend(sub_response.headers.raw)
+        if sub_response is not None:
+            response.headers.raw.extend(sub_response.headers.raw)
         return response
 
     return handle

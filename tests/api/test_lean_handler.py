@@ -13,17 +13,26 @@ database).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime
-from typing import Any
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
 
 import httpx
 import pytest
+from fastapi import APIRouter, FastAPI, Query
 from fastapi.routing import APIRoute
+from pydantic import AfterValidator
 
 from app.deps import get_clock
 from app.domain.roles import Role
-from app.lean_handler import PLANNED_PARAMETERS, lean_handler
+from app.lean_handler import (
+    LONGEST_QUERY_KEPT,
+    PLANNED_PARAMETERS,
+    QUERIES_KEPT,
+    effective_route,
+    lean_handler,
+)
 from app.routing import TransactionalRoute
 from tests.conftest import KeyFactory
 from tests.factories import create_order
@@ -171,3 +180,110 @@ def test_every_operation_is_served_by_the_lean_handler(app: Any) -> None:
     operations = [op for path, ops in paths.items() if path.startswith("/v1/") for op in ops]
     assert len(routes) == len(operations) > 50  # every operation but health and metrics
     assert [route.path for route in routes if lean_handler(route) is None] == []
+
+
+# A route's query strings that validated are kept with their values (``_QueryValues``): a tiny
+# application whose routes the lean handler serves, whose validators count their calls.
+class _LeanRoute(APIRoute):
+    def get_route_handler(self) -> Any:
+        handler = lean_handler(effective_route(self))
+        assert handler is not None
+        return handler
+
+
+_VALIDATED: Counter[str] = Counter()
+
+
+def _counted(name: str) -> Any:
+    def validator(value: Any) -> Any:
+        _VALIDATED[name] += 1
+        return value
+
+    return AfterValidator(validator)
+
+
+_Tags = Annotated[list[str] | None, Query(), _counted("tag")]
+_Since = Annotated[date | None, Query(), _counted("since")]
+_Limit = Annotated[int, Query(le=50), _counted("limit")]
+_Letters = Annotated[str, Query(), AfterValidator(set), _counted("letters")]
+
+
+def _counting_app() -> FastAPI:
+    router = APIRouter(route_class=_LeanRoute)
+
+    @router.get("/items/{group}")
+    async def items(
+        group: int, tag: _Tags = None, since: _Since = None, limit: _Limit = 10
+    ) -> dict[str, Any]:
+        tags = tag if tag is not None else []
+        tags.append("seen")  # the endpoint changes the list it was given
+        return {"group": group, "tags": tags, "since": since, "limit": limit}
+
+    @router.get("/grouped")
+    async def grouped(letters: _Letters = "") -> dict[str, Any]:
+        return {"letters": sorted(letters)}
+
+    app = FastAPI()
+    app.include_router(router)
+    return app
+
+
+@pytest.fixture
+async def counting() -> AsyncIterator[tuple[httpx.AsyncClient, Counter[str]]]:
+    _VALIDATED.clear()
+    transport = httpx.ASGITransport(app=_counting_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://lean") as client:
+        yield client, _VALIDATED
+
+
+async def test_a_query_string_validated_before_is_not_validated_again(
+    counting: tuple[httpx.AsyncClient, Counter[str]],
+) -> None:
+    client, validated = counting
+    first = await client.get("/items/1?tag=a&tag=b&since=2026-01-02&limit=5")
+    again = await client.get("/items/2?tag=a&tag=b&since=2026-01-02&limit=5")
+    # The endpoint appended to its list the first time: the kept list is not the one it got.
+    expected = {"tags": ["a", "b", "seen"], "since": "2026-01-02", "limit": 5}
+    assert first.json() == {"group": 1, **expected}
+    assert again.json() == {"group": 2, **expected}  # the path is validated on its own
+    assert validated == {"tag": 1, "since": 1, "limit": 1}
+    other = await client.get("/items/1?tag=a&since=2026-01-02&limit=5")
+    assert other.json()["tags"] == ["a", "seen"]
+    assert validated == {"tag": 2, "since": 2, "limit": 2}
+
+
+async def test_an_invalid_query_string_is_refused_every_time(
+    counting: tuple[httpx.AsyncClient, Counter[str]],
+) -> None:
+    client, validated = counting
+    for _ in range(2):
+        response = await client.get("/items/1?since=2026-01-02&limit=51")
+        assert response.status_code == 422
+        assert response.json()["detail"][0]["loc"] == ["query", "limit"]
+    assert validated["since"] == 2
+
+
+async def test_the_query_strings_kept_are_bounded_and_short(
+    counting: tuple[httpx.AsyncClient, Counter[str]],
+) -> None:
+    client, validated = counting
+    await client.get("/items/1?limit=1")
+    for limit in range(2, QUERIES_KEPT + 2):  # as many others as are kept: the first goes
+        await client.get(f"/items/1?limit={limit % 50 + 1}&tag={limit}")
+    assert validated["limit"] == QUERIES_KEPT + 1
+    await client.get("/items/1?limit=1")
+    assert validated["limit"] == QUERIES_KEPT + 2
+    tags = validated["tag"]
+    long_tag = "x" * LONGEST_QUERY_KEPT  # with "tag=", one character too many to be kept
+    for _ in range(2):
+        assert (await client.get(f"/items/1?tag={long_tag}")).status_code == 200
+    assert validated["tag"] == tags + 2
+
+
+async def test_values_an_endpoint_could_change_are_validated_every_time(
+    counting: tuple[httpx.AsyncClient, Counter[str]],
+) -> None:
+    client, validated = counting
+    for _ in range(2):
+        assert (await client.get("/grouped?letters=abca")).json() == {"letters": ["a", "b", "c"]}
+    assert validated["letters"] == 2
