@@ -160,6 +160,8 @@ class _QueryValues:
     string that passed are kept, up to ``QUERIES_KEPT`` a route, the oldest making room; an
     invalid one, a very long one or one whose values could be changed by the endpoint is
     validated every time. A kept list (repeated parameters) is copied for each request.
+    A query parameter's validation must therefore depend on its text alone: a check against
+    the clock or the database belongs in the endpoint or the domain, never in its type.
     """
 
     __slots__ = ("plan", "kept")
