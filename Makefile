@@ -51,8 +51,10 @@ migration: $(STAMP) ## autogenerate a migration: make migration m="what changes"
 bench: $(STAMP) ## benchmark against a bare FastAPI endpoint (needs wrk: apt-get install wrk)
 	$(BIN)/python -m bench.run $(ARGS)
 
-fuzz: $(STAMP) ## long contract fuzzing with a random seed: make fuzz EXAMPLES=2000
-	ATELIER_FUZZ_RANDOM=1 ATELIER_FUZZ_EXAMPLES=$(or $(EXAMPLES),500) $(BIN)/python -m pytest tests/contract $(ARGS)
+fuzz: $(STAMP) ## long contract fuzzing with a random seed, printed first: make fuzz EXAMPLES=2000 [SEED=n]
+	@seed=$(or $(SEED),$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')); \
+	echo "make fuzz: seed $$seed, $(or $(EXAMPLES),500) examples (to replay: make fuzz SEED=$$seed EXAMPLES=$(or $(EXAMPLES),500))"; \
+	ATELIER_FUZZ_RANDOM=1 ATELIER_FUZZ_EXAMPLES=$(or $(EXAMPLES),500) $(BIN)/python -m pytest tests/contract --hypothesis-seed=$$seed $(ARGS)
 
 bench-scaling: $(STAMP) ## list latency as the table grows from 10k to 1M orders (needs wrk)
 	$(BIN)/python -m bench.scaling $(ARGS)

@@ -88,6 +88,7 @@ def http() -> Iterator[requests.Session]:
     deadline=None,
     derandomize=os.environ.get("ATELIER_FUZZ_RANDOM") != "1",
     suppress_health_check=list(HealthCheck),
+    print_blob=True,
 )
 def test_a_partner_never_reaches_another_partners_objects(
     case: Any, tenants: LiveServer, http: requests.Session

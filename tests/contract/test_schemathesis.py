@@ -79,6 +79,7 @@ def _headers_for(path: str, auth: dict[Role, dict[str, str]]) -> dict[str, str]:
     deadline=None,
     derandomize=os.environ.get("ATELIER_FUZZ_RANDOM") != "1",
     suppress_health_check=list(HealthCheck),
+    print_blob=True,
 )
 def test_api_conforms_to_its_contract(
     case: Any,
@@ -166,5 +167,6 @@ def test_stateful_walks_follow_the_links_from_creation_through_the_lifecycle(
             deadline=None,
             derandomize=os.environ.get("ATELIER_FUZZ_RANDOM") != "1",
             suppress_health_check=list(HealthCheck),
+            print_blob=True,
         ),
     )
