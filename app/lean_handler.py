@@ -39,7 +39,7 @@ import uuid
 from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from copy import deepcopy
-from datetime import date, datetime, time
+from datetime import date, time
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -145,8 +145,8 @@ def _extract(plan: tuple[_Param, ...], received: Any) -> tuple[dict[str, Any], l
 QUERIES_KEPT = 256
 LONGEST_QUERY_KEPT = 1024
 # The values a kept query string's parameters may have (a list of them is copied for each
-# request): none can be changed by the endpoint that receives it.
-_KEPT_TYPES = (*_IMMUTABLE, uuid.UUID, datetime, date, time, Decimal)
+# request): none can be changed by the endpoint that receives it (a datetime is a date).
+_KEPT_TYPES = (*_IMMUTABLE, uuid.UUID, date, time, Decimal)
 
 
 class _QueryValues:
@@ -297,7 +297,8 @@ def lean_handler(route: Any) -> Handler | None:
         value, response_errors = response_field.validate(returned, {}, loc=("response",))
         if response_errors:
             raise ResponseValidationError(errors=response_errors, body=returned)
-        code = (sub_response and sub_response.status_code) or status_code or 200
+        set_code = sub_response.status_code if sub_response is not None else None
+        code = set_code or status_code or 200
         response = Response(
             content=response_field.serialize_json(value, **serialise),
             media_type="application/json",
