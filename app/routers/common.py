@@ -7,8 +7,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Response
+from fastapi.routing import APIRoute
 from pydantic_core import to_json
-from starlette.routing import Match
+from starlette._utils import get_route_path
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
 from app.deps import etag
@@ -55,25 +57,65 @@ _SELECTION_KEY = "atelier.route_selection"
 
 
 def match_once(app: FastAPI) -> int:
-    """Let FastAPI match a request's path in the router that answers it once, not twice.
+    """Let FastAPI match a request's path in the router that answers it once, not twice, and
+    only against the routes that could match it.
 
     FastAPI 0.165 asks an included router whether one of its routes matches (trying each
     route's pattern), keeps only the answer, then asks the same router again to handle the
     request, which tries the same patterns again: ≈ 6 % of a list page's or a read by id's
     instructions (docs/benchmarks.md, twentieth round). Each included ``PrefixedRouter``'s
     selection is kept in the request's scope, with the path and method it was made for, and
-    the second asking reads it. The selection goes through ``_match``, a method of FastAPI's own:
-    without it (another release) nothing is changed, and the routing is FastAPI's as it is.
-    Returns how many routers were so changed.
+    the second asking reads it. The selection itself is made by ``_RouteIndex``, which gives
+    FastAPI's answer without trying every route (twenty-sixth round). Both go through
+    ``_match``, a method of FastAPI's own: without it (another release) nothing is changed,
+    and the routing is FastAPI's as it is. Returns how many routers were so changed.
     """
     changed = 0
+    beginnings: list[str] = []
     for route in app.router.routes:
         match = getattr(route, "_match", None)
-        if match is None or not isinstance(getattr(route, "original_router", None), PrefixedRouter):
+        router = getattr(route, "original_router", None)
+        if match is None or not isinstance(router, PrefixedRouter):
             continue
-        route._match = _remembered(route, match)  # type: ignore[attr-defined]
+        route._match = _remembered(route, _RouteIndex(route, match))  # type: ignore[attr-defined]
+        route.matches = _beginning_checked(router, route.matches)  # type: ignore[method-assign,assignment]
+        beginnings.extend(router._beginnings)
         changed += 1
+    _own_pages_last(app, tuple(beginnings))
     return changed
+
+
+def _beginning_checked(
+    router: PrefixedRouter, matches: Callable[[Scope], tuple[Match, Scope]]
+) -> Callable[[Scope], tuple[Match, Scope]]:
+    """An inclusion's ``matches`` that answers no at once for a path none of its routes
+    begins: FastAPI records the inclusion in the scope and restores it around the question
+    (≈ 1 µs an inclusion tried), for the router's own check to answer no
+    (``PrefixedRouter.matches``)."""
+
+    def checked(scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http" and not get_route_path(scope).startswith(router._beginnings):
+            return Match.NONE, {}
+        return matches(scope)
+
+    return checked
+
+
+def _own_pages_last(app: FastAPI, beginnings: tuple[str, ...]) -> None:
+    """FastAPI's own pages (the contract, the docs) moved after the routers, so that a request
+    for the API is not matched against them first (≈ 1 µs each). Only a page with a fixed
+    path no router's route begins moves: no route of a router can match its path, so the
+    order decides nothing for any request."""
+    routes = app.router.routes
+    own: list[BaseRoute] = [
+        route
+        for route in routes
+        if type(route) is Route
+        and not route.param_convertors
+        and not route.path.startswith(beginnings)
+    ]
+    if own:
+        routes[:] = [route for route in routes if route not in own] + own
 
 
 def _remembered(included: object, match: Callable[[Scope], Any]) -> Callable[[Scope], Any]:
@@ -87,6 +129,89 @@ def _remembered(included: object, match: Callable[[Scope], Any]) -> Callable[[Sc
         return selection
 
     return remembered
+
+
+class _RouteIndex:
+    """An included router's ``_match`` as FastAPI answers it, without trying every route.
+
+    FastAPI 0.165 tries an inclusion's routes in their order and, around each one, records
+    the route in the request's scope and restores the scope after: 7 µs of the 13 µs a list
+    page's routing took, timed alone (docs/benchmarks.md, twenty-sixth round). The index tries
+    the same routes in the same order, but only those whose literal beginning the path starts
+    with (``/v1/repair-orders/`` for ``/v1/repair-orders/{order_id}``; a route's pattern is
+    anchored there, so no other can match), each with the route's own pattern, parameter
+    convertors and methods, and gives FastAPI's answer: the first full match, else the first
+    partial one (the path matches, the method does not: 405), else none, with the same child
+    scope (``endpoint``, ``path_params``, ``route``).
+
+    It is built from FastAPI's own list of the inclusion's routes (``effective_candidates``),
+    and only when each is an ``APIRoute``; otherwise, and for anything but an HTTP request,
+    FastAPI's ``_match`` answers. A route added to the router later is seen: the index is
+    built again when the router's count of changes or of routes moves.
+    ``tests/test_routing_once.py`` holds the two to the same answers for every route of the
+    service.
+    """
+
+    __slots__ = ("included", "fastapi_match", "built_for", "routes")
+
+    def __init__(self, included: Any, fastapi_match: Callable[[Scope], Any]) -> None:
+        self.included = included
+        self.fastapi_match = fastapi_match
+        self.built_for: tuple[Any, int] | None = None
+        # (literal beginning, FastAPI's route context, the APIRoute), in FastAPI's order; None
+        # when a route is of another kind.
+        self.routes: list[tuple[str, Any, APIRoute]] | None = None
+
+    def _state(self) -> tuple[Any, int]:
+        router = self.included.original_router
+        return getattr(router, "_routes_version", None), len(router.routes)
+
+    def _build(self, state: tuple[Any, int]) -> None:
+        routes: list[tuple[str, Any, APIRoute]] | None = []
+        if state[0] is None:  # a release without the count of changes: FastAPI's own answers
+            routes = None
+        for context in self.included.effective_candidates():
+            route = getattr(context, "original_route", None)
+            if routes is None or not isinstance(route, APIRoute):
+                routes = None
+                break
+            routes.append((context.path_format.partition("{")[0], context, route))
+        self.routes = routes
+        self.built_for = state
+
+    def __call__(self, scope: Scope) -> Any:
+        if scope["type"] != "http":
+            return self.fastapi_match(scope)
+        state = self._state()
+        if state != self.built_for:
+            self._build(state)
+        if self.routes is None:
+            return self.fastapi_match(scope)
+        path = get_route_path(scope)
+        method = scope["method"]
+        partial: tuple[Scope, APIRoute, Any] | None = None
+        for beginning, context, route in self.routes:
+            if not path.startswith(beginning):
+                continue
+            found = context.path_regex.match(path)
+            if found is None:
+                continue
+            matched = found.groupdict()
+            convertors = context.param_convertors
+            for key, value in matched.items():
+                matched[key] = convertors[key].convert(value)
+            path_params = dict(scope.get("path_params", {}))
+            path_params.update(matched)
+            child = {"endpoint": context.endpoint, "path_params": path_params, "route": route}
+            methods = context.methods
+            if methods and method not in methods:
+                if partial is None:
+                    partial = (child, route, context)
+                continue
+            return Match.FULL, child, route, context
+        if partial is not None:
+            return Match.PARTIAL, *partial
+        return Match.NONE, {}, None, None
 
 
 def api_router(prefix: str, tag: str) -> APIRouter:
