@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import secrets
+import os
 import time
 from typing import Any
 
@@ -26,6 +26,36 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
+class _RequestIds:
+    """Request ids of 32 hex digits, read from the system's random source 4 KiB at a time.
+
+    ``secrets.token_hex(16)`` asks the kernel for each id (a ``getrandom`` call: 1.0 µs a
+    request, 0.3 µs from the buffer; docs/benchmarks.md, twenty-sixth round). The bytes are
+    the same kernel's randomness, each used once. A process forked from this one starts with
+    a buffer of its own, so that two processes never hand out the same ids.
+    """
+
+    SIZE = 4096
+
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.used = self.SIZE
+        os.register_at_fork(after_in_child=self.forget)
+
+    def forget(self) -> None:
+        self.buffer, self.used = b"", self.SIZE
+
+    def next(self) -> str:
+        used = self.used
+        if used >= self.SIZE:
+            self.buffer, used = os.urandom(self.SIZE), 0
+        self.used = used + 16
+        return self.buffer[used : used + 16].hex()
+
+
+_request_ids = _RequestIds()
+
+
 def _valid_request_id(value: bytes) -> str | None:
     text = value.decode("latin-1")
     if 0 < len(text) <= 128 and all(c.isalnum() or c in "-_.:" for c in text):
@@ -45,7 +75,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         given = _header(scope, _REQUEST_ID_HEADER)
-        request_id = (given and _valid_request_id(given)) or secrets.token_hex(16)
+        request_id = (given and _valid_request_id(given)) or _request_ids.next()
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status_holder: dict[str, Any] = {"status": 500}
