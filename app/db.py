@@ -27,8 +27,9 @@ from app.libpq import DEFERRED, Pending, run_on_psycopg, settle_before_sqlalchem
 from app.orm_on_demand import OrmOnDemand
 from app.pg_writer_session import WriterSession
 from app.prepared import Prepared, Rows, through_sqlalchemy
-from app.psycopg_readers import PsycopgReaders, ReaderSession, take_slot
+from app.psycopg_readers import PsycopgReaders, ReaderSession
 from app.settings import Settings
+from app.slots import Slots
 from app.sqlite_inline import Checkpointer, inline_connector
 from app.sqlite_session import (
     CURRENT_TURN,
@@ -149,8 +150,8 @@ class Database:
     _write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # PostgreSQL: the writes in progress (``database_writers``, at most as many as the writers'
     # pool holds connections), the others queued in their order of arrival (``writer_slot``).
-    writer_slots: asyncio.Semaphore | None = None
-    writer_wait_seconds: float = 30.0  # the writers' pool's own timeout
+    # Each waits no longer than for the writers' pool's connection (its own timeout).
+    writer_slots: Slots | None = None
     _reader: AsyncEngine = field(init=False)
     _writer: AsyncEngine = field(init=False)
     _group: WriteGroup | None = field(default=None, init=False)
@@ -205,10 +206,11 @@ class Database:
             is_sqlite=False,
             reader_engine=reader,
             pg_readers=PsycopgReaders(reader, settings.database_pool_size),
-            writer_slots=asyncio.Semaphore(
-                min(settings.database_writers, settings.database_pool_size)
+            writer_slots=Slots(
+                min(settings.database_writers, settings.database_pool_size),
+                engine.sync_engine.pool.timeout(),  # type: ignore[attr-defined]
+                "write slot",
             ),
-            writer_wait_seconds=engine.sync_engine.pool.timeout(),  # type: ignore[attr-defined]
         )
 
     def engines(self) -> tuple[AsyncEngine, ...]:
@@ -254,8 +256,8 @@ class Database:
         where a connection given back goes to whoever asks first: a writer arriving just then
         takes it, and the one woken for it finds the queue empty and waits again at its end.
         Under 32 clients that put a few writers far behind the others (p99 twice to three times
-        the median, docs/benchmarks.md, twenty-second round). ``writer_slots`` (an
-        ``asyncio.Semaphore``, first come, first served) holds them instead, so the pool always
+        the median, docs/benchmarks.md, twenty-second round). ``writer_slots`` (``Slots``,
+        first come, first served) holds them instead, so the pool always
         has a connection for the writers it lets in. Fewer transactions at once also cost the
         database less CPU: four, against ten, 13-23 % less a write there."""
         if not self.is_sqlite:
@@ -264,7 +266,7 @@ class Database:
                 yield
                 return
             # As long as the pool would have let a writer wait for a connection.
-            await take_slot(slots, self.writer_wait_seconds, "write slot")
+            await slots.acquire()
             try:
                 yield
             finally:

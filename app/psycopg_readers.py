@@ -29,7 +29,6 @@ connection the server ends is seen closed at once, and dropped before a read mee
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections.abc import Mapping
@@ -40,12 +39,12 @@ import psycopg
 from psycopg.pq import ConnStatus, TransactionStatus
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.libpq import LibpqState, SocketWatch, numbered_twin, run_on_libpq, run_on_psycopg
 from app.orm_on_demand import OrmOnDemand
 from app.prepared import Prepared, Rows
+from app.slots import Slots
 
 
 @dataclass(slots=True)
@@ -62,24 +61,6 @@ async def run_on_reader(
     """A reader's SELECT on its autocommit connection's libpq, without psycopg's cursor
     (``app/libpq.py``). ``dialect`` is the ``numbered_twin``."""
     return await run_on_libpq(pooled.connection, pooled.state, dialect, prepared, parameters)
-
-
-async def take_slot(slots: asyncio.Semaphore, timeout_seconds: float, what: str) -> None:
-    """One of ``slots``, waiting for it in order of arrival up to ``timeout_seconds``, then
-    failing as a wait for SQLAlchemy's pool does (``PoolTimeoutError``: a 503 with
-    Retry-After). A free slot is taken without a timer: the readers' connections and the
-    PostgreSQL writers' turns (``Database.writer_slot``)."""
-    try:
-        if slots.locked():  # every slot taken: wait for one, up to the timeout
-            # A timer, not ``wait_for``, which runs the wait as a task of its own: 9 µs
-            # against 12 µs a contended wait, timed alone (docs/benchmarks.md, eighteenth
-            # round).
-            async with asyncio.timeout(timeout_seconds):
-                await slots.acquire()
-        else:
-            await slots.acquire()
-    except TimeoutError:
-        raise PoolTimeoutError(f"No {what} free within {timeout_seconds:g} s.") from None
 
 
 class PsycopgReaders:
@@ -100,10 +81,9 @@ class PsycopgReaders:
         self._connect_args = self.dialect.create_connect_args(engine.url)
         self._size = size
         self._recycle = recycle_seconds
-        self._timeout = timeout_seconds
         self._idle: list[_Pooled] = []
         self._open = 0  # connections handed out or idle
-        self._slots = asyncio.Semaphore(size)
+        self._slots = Slots(size, timeout_seconds, f"PostgreSQL reader connection ({size} in use)")
         self._closed = False
 
     @property
@@ -119,9 +99,7 @@ class PsycopgReaders:
         return bool(self.engine.sync_engine.dispatch.before_cursor_execute)
 
     async def take(self) -> _Pooled:
-        await take_slot(
-            self._slots, self._timeout, f"PostgreSQL reader connection ({self._size} in use)"
-        )
+        await self._slots.acquire()
         try:
             while self._idle:
                 pooled = self._idle.pop()

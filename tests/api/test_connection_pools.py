@@ -194,8 +194,9 @@ async def test_a_writer_waits_for_a_slot_no_longer_than_for_a_pools_connection(
     if not is_postgresql(settings.database_url):
         pytest.skip("SQLite's writers queue for the file's lock")
     database = Database.from_settings(settings.model_copy(update={"database_writers": 1}))
-    assert database.writer_wait_seconds == 30  # the pool's own default
-    database.writer_wait_seconds = 0.05
+    assert database.writer_slots is not None
+    assert database.writer_slots.timeout_seconds == 30  # the pool's own default
+    database.writer_slots.timeout_seconds = 0.05
     try:
         async with database.writer_slot():
             with pytest.raises(PoolTimeoutError):
@@ -214,7 +215,7 @@ async def test_a_write_that_finds_no_slot_in_time_is_a_503_that_changed_nothing(
     if not is_postgresql(settings.database_url):
         pytest.skip("SQLite's writers queue for the file's lock")
     database = small_pool_app.state.runtime.db
-    database.writer_wait_seconds = 0.05
+    database.writer_slots.timeout_seconds = 0.05
     transport = httpx.ASGITransport(app=small_pool_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         counter = await KeyFactory(small_pool_app).headers("counter")
