@@ -212,3 +212,19 @@ def test_an_inclusion_whose_routes_the_path_cannot_begin_answers_no_at_once(
     things = next(r for r in inclusions if r.original_router.prefix == "/v1/things")
     assert things.matches(scope)[0] == Match.FULL
     assert matched == ["/v1/things/7"]
+
+
+async def test_a_route_with_a_new_beginning_added_later_is_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app, _ = _app(monkeypatch)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as c:
+        assert (await c.get("/v1/others/abc")).status_code == 200  # beginnings worked out
+        assert (await c.get("/v1/others")).status_code == 404
+        others = next(r for r in app.router.routes if r.original_router.prefix == "/v1/others")
+
+        @others.original_router.get("")  # "/v1/others": no beginning of the router's had it
+        async def listing() -> dict[str, str]:
+            return {"others": "all"}
+
+        assert (await c.get("/v1/others")).json() == {"others": "all"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -35,12 +34,20 @@ class PrefixedRouter(APIRouter):
     the router's prefix alone is not enough when it is as short as ``/v1``.
     """
 
-    @functools.cached_property
+    _beginnings_for: tuple[int, int] | None = None
+    _beginnings_kept: tuple[str, ...] = ()
+
+    @property
     def _beginnings(self) -> tuple[str, ...]:
-        """The literal beginnings of the router's paths, worked out once: ``/v1/tracking/``
-        for ``/v1/tracking/{token}``, the whole path when it has no parameter."""
-        paths = {getattr(route, "path", "") for route in self.routes}
-        return tuple(sorted({path.partition("{")[0] for path in paths}))
+        """The literal beginnings of the router's paths: ``/v1/tracking/`` for
+        ``/v1/tracking/{token}``, the whole path when it has no parameter. Worked out again
+        only when the router's routes change (a route added after the first request)."""
+        state = (getattr(self, "_routes_version", 0), len(self.routes))
+        if state != self._beginnings_for:
+            paths = {getattr(route, "path", "") for route in self.routes}
+            self._beginnings_kept = tuple(sorted({path.partition("{")[0] for path in paths}))
+            self._beginnings_for = state
+        return self._beginnings_kept
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         path: str = scope.get("path", "")
