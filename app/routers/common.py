@@ -34,7 +34,7 @@ class PrefixedRouter(APIRouter):
     the router's prefix alone is not enough when it is as short as ``/v1``.
     """
 
-    _beginnings_for: tuple[int, int] | None = None
+    _beginnings_for: tuple[Any, int] | None = None
     _beginnings_kept: tuple[str, ...] = ()
 
     @property
@@ -42,21 +42,27 @@ class PrefixedRouter(APIRouter):
         """The literal beginnings of the router's paths: ``/v1/tracking/`` for
         ``/v1/tracking/{token}``, the whole path when it has no parameter. Worked out again
         only when the router's routes change (a route added after the first request)."""
-        state = (getattr(self, "_routes_version", 0), len(self.routes))
+        state = _routes_state(self)
         if state != self._beginnings_for:
             paths = {getattr(route, "path", "") for route in self.routes}
             self._beginnings_kept = tuple(sorted({path.partition("{")[0] for path in paths}))
             self._beginnings_for = state
         return self._beginnings_kept
 
+    def could_match(self, scope: Scope) -> bool:
+        """Whether the request's path (without the root path) begins as one of the router's."""
+        return get_route_path(scope).startswith(self._beginnings)
+
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        path: str = scope.get("path", "")
-        root_path: str = scope.get("root_path", "")
-        if root_path and path.startswith(root_path):
-            path = path[len(root_path) :]
-        if not path.startswith(self._beginnings):
+        if not self.could_match(scope):
             return Match.NONE, {}
         return super().matches(scope)
+
+
+def _routes_state(router: APIRouter) -> tuple[Any, int]:
+    """What changes when routes are added to ``router``: FastAPI's count of its changes (None
+    in a release without one) and its number of routes."""
+    return getattr(router, "_routes_version", None), len(router.routes)
 
 
 # Where a request's scope keeps the last selection made in an included router (``match_once``).
@@ -101,7 +107,7 @@ def _beginning_checked(
     (``PrefixedRouter.matches``)."""
 
     def checked(scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] == "http" and not get_route_path(scope).startswith(router._beginnings):
+        if not router.could_match(scope):
             return Match.NONE, {}
         return matches(scope)
 
@@ -169,10 +175,6 @@ class _RouteIndex:
         # when a route is of another kind.
         self.routes: list[tuple[str, Any, APIRoute]] | None = None
 
-    def _state(self) -> tuple[Any, int]:
-        router = self.included.original_router
-        return getattr(router, "_routes_version", None), len(router.routes)
-
     def _build(self, state: tuple[Any, int]) -> None:
         routes: list[tuple[str, Any, APIRoute]] | None = []
         if state[0] is None:  # a release without the count of changes: FastAPI's own answers
@@ -189,7 +191,7 @@ class _RouteIndex:
     def __call__(self, scope: Scope) -> Any:
         if scope["type"] != "http":
             return self.fastapi_match(scope)
-        state = self._state()
+        state = _routes_state(self.included.original_router)
         if state != self.built_for:
             self._build(state)
         if self.routes is None:
