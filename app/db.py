@@ -25,7 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.libpq import DEFERRED, Pending, run_on_psycopg, settle_before_sqlalchemy
 from app.orm_on_demand import OrmOnDemand
-from app.pg_writer_session import WriterSession
+from app.pg_writer_session import ParkedConnections, WriterSession
 from app.prepared import Prepared, Rows, through_sqlalchemy
 from app.psycopg_readers import PsycopgReaders, ReaderSession
 from app.settings import Settings
@@ -49,6 +49,9 @@ _CONNECTION_KEY = "atelier.connection"  # a session's transaction, connection an
 # other's lock, and a second after.
 HAND_OVER_SECONDS = 0.002
 CONTENTION_MEMORY_SECONDS = 1.0
+# PostgreSQL: a connection older than this is replaced (at the pool's checkout, or given back
+# to it by ``ParkedConnections``), so that none outlives a proxy's or firewall's idle limit.
+POOL_RECYCLE_SECONDS = 1800
 
 
 def async_database_url(url: str) -> str:
@@ -113,7 +116,7 @@ def create_engine_for(settings: Settings, *, autocommit: bool = False) -> AsyncE
         # process, its caches and prepared statements: half the database's CPU per write
         # under 32 clients (docs/benchmarks.md, eighteenth round).
         max_overflow=0,
-        pool_recycle=1800,
+        pool_recycle=POOL_RECYCLE_SECONDS,
         # Writers: psycopg prepares nothing of its own, so its ``DEALLOCATE ALL`` after a
         # rollback never removes the statements prepared through libpq (``app/libpq.py``).
         **(
@@ -125,6 +128,13 @@ def create_engine_for(settings: Settings, *, autocommit: bool = False) -> AsyncE
     if not autocommit:
         settle_before_sqlalchemy(engine)
     return engine
+
+
+def parked_writers(engine: AsyncEngine, settings: Settings) -> ParkedConnections | None:
+    """As many parked writers' connections as writes run at once, one fewer than the pool
+    holds at most (``ParkedConnections``)."""
+    size = min(settings.database_writers, settings.database_pool_size - 1)
+    return ParkedConnections(engine, size, POOL_RECYCLE_SECONDS) if size > 0 else None
 
 
 @dataclass
@@ -152,6 +162,9 @@ class Database:
     # pool holds connections), the others queued in their order of arrival (``writer_slot``).
     # Each waits no longer than for the writers' pool's connection (its own timeout).
     writer_slots: Slots | None = None
+    # PostgreSQL: writers' connections kept between writes, out of the pool (fewer than it
+    # holds; None: every writer checks its connection out of the pool).
+    parked: ParkedConnections | None = None
     _reader: AsyncEngine = field(init=False)
     _writer: AsyncEngine = field(init=False)
     _group: WriteGroup | None = field(default=None, init=False)
@@ -211,6 +224,7 @@ class Database:
                 engine.sync_engine.pool.timeout(),  # type: ignore[attr-defined]
                 "write slot",
             ),
+            parked=parked_writers(engine, settings),
         )
 
     def engines(self) -> tuple[AsyncEngine, ...]:
@@ -237,7 +251,7 @@ class Database:
         if not write and self.pg_readers is not None:
             return ReaderSession(self._reader, self.pg_readers)
         if write and self.pg_readers is not None:
-            return WriterSession(self._writer)
+            return WriterSession(self._writer, self.parked)
         bind = self._writer if write else self._reader
         return AsyncSession(bind, expire_on_commit=False, autoflush=False)
 
@@ -336,6 +350,8 @@ class Database:
         self._finish_group()
         if self.pg_readers is not None:
             await self.pg_readers.close()
+        if self.parked is not None:
+            await self.parked.close()
         for engine in self.engines():
             await engine.dispose()
         if self.checkpointer is not None:

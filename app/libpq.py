@@ -47,7 +47,7 @@ import psycopg
 from psycopg import abc as adapt_abc
 from psycopg import errors as pg_errors
 from psycopg.adapt import PyFormat, Transformer
-from psycopg.pq import ConnStatus, ExecStatus, TransactionStatus
+from psycopg.pq import ConnStatus, ExecStatus, PipelineStatus, TransactionStatus
 from psycopg.pq.abc import PGconn, PGresult
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Dialect
@@ -580,6 +580,20 @@ async def finish_writer(
             dialect=dialect,
         )
         raise wrapped from error
+
+
+def writer_at_rest(connection: psycopg.AsyncConnection[Any]) -> bool:
+    """Whether a writer's driver connection is as a fresh one from the pool: no transaction
+    open, no pipeline, nothing sent and left unread (``ParkedConnections``)."""
+    pgconn = connection.pgconn
+    if (
+        pgconn.status != ConnStatus.OK
+        or pgconn.transaction_status != TransactionStatus.IDLE
+        or pgconn.pipeline_status != PipelineStatus.OFF
+    ):
+        return False
+    state = _WRITERS.get(connection)
+    return state is None or not state.queued
 
 
 def _open_pipeline(

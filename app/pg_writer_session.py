@@ -14,21 +14,134 @@ ORM took part, its own commit, rollback and close run, and ``app/libpq.py``'s li
 the pipeline's statements before them as they always have. When it did not, ``commit`` sends
 the pipeline's statements and the COMMIT itself (``finish_writer``) and calls the session's
 ``after_commit`` listeners as the ORM would have; ``rollback`` drops them and sends ROLLBACK.
-Either way ``close`` gives the connection back to the pool, which rolls back whatever a
-failure left open (``tests/api/test_writer_session.py``).
+Either way ``close`` gives the connection back: to the writers' ``ParkedConnections`` when it
+is at rest, else to the pool, which rolls back whatever a failure left open
+(``tests/api/test_writer_session.py``, ``tests/api/test_parked_writers.py``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.util import await_only
 from sqlmodel.orm.session import Session
 
-from app.libpq import drop_lost, finish_writer
+from app.libpq import drop_lost, finish_writer, writer_at_rest
 from app.psycopg_readers import PreparedFirstSession
+
+# A writer's connection's: when it was first parked (None: not yet), and how many times the
+# engine's pool had been replaced when it was taken (``ParkedConnections``).
+Ticket = tuple[float | None, int]
+
+
+class ParkedConnections:
+    """A PostgreSQL writers' connections kept checked out of the pool between writes.
+
+    Checking a connection out of SQLAlchemy's pool and giving it back, each across the asyncio
+    bridge with the pool's events and its reset, cost a write ≈ 36 µs of the API's CPU
+    (docs/benchmarks.md, twenty-sixth and twenty-seventh rounds). A writer's session gives its
+    connection back here instead when it is at rest (no transaction, no pipeline, nothing
+    unread: what the pool's reset would have made sure of), and the next writer takes it,
+    the most recently parked first. At most ``size`` wait here, fewer than the pool holds, so
+    that anything else asking the pool (the readiness check, the command line) still finds a
+    connection.
+
+    What the pool would have done at a checkout is done here: a connection parked for longer
+    than ``recycle_seconds`` is given back to the pool (which replaces one as old as that), and
+    when the engine's pool is replaced (``drop_lost`` after a lost connection: the server went
+    away) the parked ones are dropped too, their server being gone with the others'.
+    """
+
+    __slots__ = ("engine", "size", "recycle_seconds", "idle", "stale", "loop", "pools")
+
+    def __init__(self, engine: AsyncEngine, size: int, recycle_seconds: float) -> None:
+        self.engine = engine
+        self.size = size
+        self.recycle_seconds = recycle_seconds
+        # Each parked connection with the time it was first parked.
+        self.idle: list[tuple[AsyncConnection, float]] = []
+        self.stale: list[AsyncConnection] = []  # parked when the pool was replaced
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.pools = 0  # how many times the engine's pool was replaced
+        event.listen(engine.sync_engine, "engine_disposed", self._pool_replaced)
+
+    def _pool_replaced(self, *_: Any) -> None:
+        self.pools += 1
+        self.stale.extend(connection for connection, _ in self.idle)
+        self.idle.clear()
+
+    def ticket(self) -> Ticket:
+        """What a writer keeps with a connection it checked out of the pool itself."""
+        return None, self.pools
+
+    async def take(self) -> tuple[AsyncConnection, Ticket] | None:
+        """A parked connection fit for a new transaction and its ticket, or None (then the
+        pool's)."""
+        await self._drop_stale()
+        idle = self.idle
+        if not idle:
+            return None
+        if self.loop is not asyncio.get_running_loop():  # parked on a loop since closed
+            idle.clear()
+            return None
+        connection, since = idle.pop()
+        if time.monotonic() - since > self.recycle_seconds:
+            await connection.close()  # the pool replaces it at a checkout, if as old
+            return None
+        return connection, (since, self.pools)
+
+    def take_in_bridge(self) -> tuple[AsyncConnection, Ticket] | None:
+        """``take`` from inside SQLAlchemy's asyncio bridge."""
+        if not self.idle and not self.stale:
+            return None
+        return await_only(self.take())
+
+    async def give_back(self, connection: AsyncConnection, ticket: Ticket) -> None:
+        """Park ``connection`` if it is at rest, from the engine's present pool, and there is
+        room, else give it to the pool."""
+        since, pools = ticket
+        loop = asyncio.get_running_loop()
+        if self.loop is not loop:  # the first, or those parked on a loop since closed
+            self.idle.clear()
+            self.loop = loop
+        if (
+            len(self.idle) < self.size
+            and pools == self.pools
+            and not connection.invalidated
+            and not connection.closed
+            and not connection.in_transaction()
+            and writer_at_rest(_driver_of(connection))
+        ):
+            self.idle.append((connection, time.monotonic() if since is None else since))
+            return
+        await connection.close()
+
+    async def _drop_stale(self) -> None:
+        while self.stale:
+            connection = self.stale.pop()
+            await connection.invalidate()
+            await connection.close()
+
+    async def close(self) -> None:
+        """Give every parked connection back to the pool (before the engine is disposed)."""
+        await self._drop_stale()
+        idle, self.idle = self.idle, []
+        if self.loop is asyncio.get_running_loop():
+            for connection, _ in idle:
+                await connection.close()
+        self.loop = None
+
+
+def _driver_of(connection: AsyncConnection) -> Any:
+    sync_connection = connection.sync_connection
+    assert sync_connection is not None
+    return sync_connection.connection.driver_connection
 
 
 class _BoundSession(Session):
@@ -47,30 +160,48 @@ class WriterSession(PreparedFirstSession):
 
     sync_session: _BoundSession
 
-    def __init__(self, bind: AsyncEngine) -> None:
+    def __init__(self, bind: AsyncEngine, parked: ParkedConnections | None = None) -> None:
         super().__init__(
             bind, expire_on_commit=False, autoflush=False, sync_session_class=_BoundSession
         )
         self._engine = bind
+        self._parked = parked
         self._connection: AsyncConnection | None = None
+        self._ticket: Ticket = (None, 0)  # the connection's (``ParkedConnections``)
 
     async def checked_out(self) -> tuple[AsyncConnection, Any]:
-        """The writer's connection and its psycopg connection, checked out at the first call
-        (and again after a lost one)."""
+        """The writer's connection and its psycopg connection, taken at the first call (a
+        parked one, else the pool's; again after a lost one)."""
         connection = await self._live()
         if connection is None:
-            connection = self._connection = await self._engine.connect()
+            parked = self._parked
+            taken = await parked.take() if parked is not None else None
+            if taken is None:
+                if parked is not None:
+                    self._ticket = parked.ticket()
+                connection = await self._engine.connect()
+            else:
+                connection, self._ticket = taken
+            self._connection = connection
         return connection, self._driver(connection)
 
     async def _live(self) -> AsyncConnection | None:
-        """The checked-out connection, unless it was lost (invalidated): that one is given
-        back to the pool, which drops it, and nothing of its transaction is left to end."""
+        """The connection taken, unless it was lost (invalidated): that one is given back to
+        the pool, which drops it, and nothing of its transaction is left to end."""
         connection = self._connection
         if connection is not None and connection.invalidated:
-            self._connection = None
-            await connection.close()
+            await self._give_back()
             return None
         return connection
+
+    async def _give_back(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        if self._parked is None:
+            await connection.close()
+        else:
+            await self._parked.give_back(connection, self._ticket)
 
     async def _drop(self, connection: AsyncConnection, error: DBAPIError) -> None:
         await drop_lost(connection, error)
@@ -80,7 +211,15 @@ class WriterSession(PreparedFirstSession):
         """The writer's connection for the ORM (inside the asyncio bridge, where it may wait
         for the pool)."""
         if self._connection is None:
-            self._connection = AsyncConnection(self._engine, self._engine.sync_engine.connect())
+            parked = self._parked
+            taken = parked.take_in_bridge() if parked is not None else None
+            if taken is None:
+                if parked is not None:
+                    self._ticket = parked.ticket()
+                engine = self._engine
+                self._connection = AsyncConnection(engine, engine.sync_engine.connect())
+            else:
+                self._connection, self._ticket = taken
         sync_connection = self._connection.sync_connection
         assert sync_connection is not None
         return sync_connection
@@ -128,6 +267,4 @@ class WriterSession(PreparedFirstSession):
         try:
             await self.close_orm()
         finally:
-            connection, self._connection = self._connection, None
-            if connection is not None:
-                await connection.close()
+            await self._give_back()
