@@ -49,8 +49,9 @@ _CONNECTION_KEY = "atelier.connection"  # a session's transaction, connection an
 # other's lock, and a second after.
 HAND_OVER_SECONDS = 0.002
 CONTENTION_MEMORY_SECONDS = 1.0
-# PostgreSQL: a connection older than this is replaced (at the pool's checkout, or given back
-# to it by ``ParkedConnections``), so that none outlives a proxy's or firewall's idle limit.
+# PostgreSQL: a connection older than this is replaced (at the pool's checkout, given back to
+# it by ``ParkedConnections``, closed by ``PsycopgReaders``), so that none outlives a proxy's
+# or firewall's limit.
 POOL_RECYCLE_SECONDS = 1800
 
 
@@ -218,7 +219,9 @@ class Database:
             engine=engine,
             is_sqlite=False,
             reader_engine=reader,
-            pg_readers=PsycopgReaders(reader, settings.database_pool_size),
+            pg_readers=PsycopgReaders(
+                reader, settings.database_pool_size, recycle_seconds=POOL_RECYCLE_SECONDS
+            ),
             writer_slots=Slots(
                 min(settings.database_writers, settings.database_pool_size),
                 engine.sync_engine.pool.timeout(),  # type: ignore[attr-defined]
