@@ -35,8 +35,8 @@ from sqlmodel.orm.session import Session
 from app.libpq import drop_lost, finish_writer, writer_at_rest
 from app.psycopg_readers import PreparedFirstSession
 
-# A writer's connection's: when it was first parked (None: not yet), and how many times the
-# engine's pool had been replaced when it was taken (``ParkedConnections``).
+# A writer's connection's: when it was first parked (None: not yet), and how many connections
+# had been lost when it was taken (``ParkedConnections``).
 Ticket = tuple[float | None, int]
 
 
@@ -54,11 +54,14 @@ class ParkedConnections:
 
     What the pool would have done at a checkout is done here: a connection parked for longer
     than ``recycle_seconds`` is given back to the pool (which replaces one as old as that), and
-    when the engine's pool is replaced (``drop_lost`` after a lost connection: the server went
-    away) the parked ones are dropped too, their server being gone with the others'.
+    when one of the engine's connections is lost (SQLAlchemy then takes every connection of
+    the pool made before as lost too, and ``drop_lost`` replaces the pool), the parked ones are
+    dropped, and so is any taken before, when it comes back: their server may be gone.
     """
 
-    __slots__ = ("engine", "size", "recycle_seconds", "idle", "stale", "loop", "pools")
+    __slots__ = (
+        "engine", "size", "recycle_seconds", "idle", "stale", "loop", "losses", "_dropping"
+    )  # fmt: skip
 
     def __init__(self, engine: AsyncEngine, size: int, recycle_seconds: float) -> None:
         self.engine = engine
@@ -68,17 +71,21 @@ class ParkedConnections:
         self.idle: list[tuple[AsyncConnection, float]] = []
         self.stale: list[AsyncConnection] = []  # parked when the pool was replaced
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.pools = 0  # how many times the engine's pool was replaced
-        event.listen(engine.sync_engine, "engine_disposed", self._pool_replaced)
+        self.losses = 0  # connections lost (invalidated) or pools replaced, so far
+        self._dropping = False  # while dropping the stale ones (their invalidation is ours)
+        event.listen(engine.sync_engine, "engine_disposed", self._lost)
+        event.listen(engine.sync_engine, "invalidate", self._lost)  # the pool's, any pool's
 
-    def _pool_replaced(self, *_: Any) -> None:
-        self.pools += 1
+    def _lost(self, *_: Any) -> None:
+        if self._dropping:
+            return
+        self.losses += 1
         self.stale.extend(connection for connection, _ in self.idle)
         self.idle.clear()
 
     def ticket(self) -> Ticket:
         """What a writer keeps with a connection it checked out of the pool itself."""
-        return None, self.pools
+        return None, self.losses
 
     async def take(self) -> tuple[AsyncConnection, Ticket] | None:
         """A parked connection fit for a new transaction and its ticket, or None (then the
@@ -94,7 +101,7 @@ class ParkedConnections:
         if time.monotonic() - since > self.recycle_seconds:
             await connection.close()  # the pool replaces it at a checkout, if as old
             return None
-        return connection, (since, self.pools)
+        return connection, (since, self.losses)
 
     def take_in_bridge(self) -> tuple[AsyncConnection, Ticket] | None:
         """``take`` from inside SQLAlchemy's asyncio bridge."""
@@ -103,16 +110,16 @@ class ParkedConnections:
         return await_only(self.take())
 
     async def give_back(self, connection: AsyncConnection, ticket: Ticket) -> None:
-        """Park ``connection`` if it is at rest, from the engine's present pool, and there is
-        room, else give it to the pool."""
-        since, pools = ticket
+        """Park ``connection`` if it is at rest, taken since the last connection lost, and
+        there is room, else give it to the pool."""
+        since, losses = ticket
         loop = asyncio.get_running_loop()
         if self.loop is not loop:  # the first, or those parked on a loop since closed
             self.idle.clear()
             self.loop = loop
         if (
             len(self.idle) < self.size
-            and pools == self.pools
+            and losses == self.losses
             and not connection.invalidated
             and not connection.closed
             and not connection.in_transaction()
@@ -123,10 +130,14 @@ class ParkedConnections:
         await connection.close()
 
     async def _drop_stale(self) -> None:
-        while self.stale:
-            connection = self.stale.pop()
-            await connection.invalidate()
-            await connection.close()
+        self._dropping = True
+        try:
+            while self.stale:
+                connection = self.stale.pop()
+                await connection.invalidate()
+                await connection.close()
+        finally:
+            self._dropping = False
 
     async def close(self) -> None:
         """Give every parked connection back to the pool (before the engine is disposed)."""

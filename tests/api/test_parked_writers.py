@@ -158,6 +158,36 @@ async def test_a_lost_connection_drops_every_parked_one(
     assert _names(clean_database) == ["On a new connection"]
 
 
+async def test_a_connection_lost_under_the_orm_drops_every_parked_one_too(
+    db: Database, clean_database: Engine
+) -> None:
+    """SQLAlchemy's own handling of a lost connection (the ORM's statement met it) invalidates
+    it without replacing the pool; the parked ones go all the same, and dropping them is not
+    taken for another loss."""
+    first, second = db.new_session(write=True), db.new_session(write=True)
+    pids = {int((await run_prepared(s, BACKEND))[0].pid) for s in (first, second)}
+    for session in (first, second):
+        await session.commit()
+        await session.close()
+    assert db.parked is not None and len(db.parked.idle) == 2
+    with clean_database.connect() as admin:
+        for pid in pids:
+            admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    losses = db.parked.losses
+    session = db.new_session(write=True)
+    try:
+        session.add(Customer(name="Lost"))
+        with pytest.raises(DBAPIError) as raised:
+            await session.commit()
+        assert raised.value.connection_invalidated
+    finally:
+        await session.close()
+    assert db.parked.idle == [] and db.parked.losses == losses + 1
+    assert await _write(db, "On a new connection") not in pids
+    assert db.parked.losses == losses + 1  # the stale ones' drop was not counted
+    assert _names(clean_database) == ["On a new connection"]
+
+
 async def test_a_connection_parked_longer_than_the_recycle_time_goes_back_to_the_pool(
     db: Database,
 ) -> None:
