@@ -411,10 +411,10 @@ async def run_prepared(
     at once. ``collect``: see ``send_prepared``."""
     if isinstance(session, InlineSession | ReaderSession):
         rows = await session.prepared(statement, parameters)
+    elif isinstance(session, WriterSession):
+        rows = await session.prepared(statement, parameters, deferred=deferred, collect=collect)
     else:
-        connection, driver = await (
-            session.checked_out() if isinstance(session, WriterSession) else _connection_of(session)
-        )
+        connection, driver = await _connection_of(session)
         if connection.dialect.driver == "psycopg":
             rows = await run_on_psycopg(
                 connection,

@@ -11,7 +11,7 @@ Two kinds of connection use it:
 
 - the readers' autocommit connections (``app/psycopg_readers.py``): each statement reads the
   last commit;
-- a writer's connection, inside its session's transaction (``run_on_writer``). psycopg starts
+- a writer's connection, inside its session's transaction (``run_on_route``). psycopg starts
   that transaction itself before its cursor's first statement; when the first statement comes
   here instead, ``BEGIN`` is sent with it in one libpq pipeline, one round trip for both.
   The writers' connections have psycopg's own preparing off (``create_engine_for``): after a
@@ -468,36 +468,69 @@ def writes_through_libpq(connection: psycopg.AsyncConnection[Any]) -> bool:
     )
 
 
-async def run_on_writer(
-    connection: psycopg.AsyncConnection[Any],
-    dialect: Dialect,
+@dataclass(slots=True)
+class WriterRoute:
+    """The way from a writer's session to its connection's libpq, worked out once for the
+    statements of its transaction (``writer_route``, ``run_on_route``)."""
+
+    connection: AsyncConnection
+    sync_connection: Connection
+    driver: psycopg.AsyncConnection[Any]
+    state: LibpqState
+    dialect: Dialect  # the connection's dialect's ``numbered_twin``
+
+
+def writer_route(connection: AsyncConnection, driver: Any) -> WriterRoute | None:
+    """The route for a writer's statements on ``connection`` (``driver``: its psycopg
+    connection; an autocommit one runs each on its own), or None where they cannot go to
+    libpq: another driver, psycopg's own preparing on, a transaction of its own settings
+    (``writes_through_libpq``)."""
+    sync_connection = connection.sync_connection
+    assert sync_connection is not None
+    dialect = connection.dialect
+    if dialect.driver != "psycopg" or not writes_through_libpq(driver):
+        return None
+    state = _WRITERS.get(driver)
+    if state is None:
+        state = _WRITERS[driver] = LibpqState.of(driver)
+    return WriterRoute(connection, sync_connection, driver, state, numbered_twin(dialect))
+
+
+async def run_on_route(
+    route: WriterRoute,
     prepared: Prepared,
     parameters: Mapping[str, Any] | None,
     *,
     deferred: bool = False,
     collect: Pending | None = None,
 ) -> Rows:
-    """``prepared`` in the writer's transaction on ``connection``, which it starts if none is
-    open yet (an autocommit connection runs it on its own); ``deferred`` and ``collect``:
-    see ``run_on_libpq``."""
-    state = _WRITERS.get(connection)
-    if state is None:
-        state = _WRITERS[connection] = LibpqState.of(connection)
+    """``prepared`` in the writer's transaction, which it starts if none is open yet:
+    through libpq (``deferred`` and ``collect``: see ``run_on_libpq``), or through SQLAlchemy
+    while something listens to the SQL it sends (the statement then runs at once). A lost
+    connection is dropped, with the pool's others (``drop_lost``)."""
+    if observed(route.sync_connection):
+        return await route.connection.run_sync(through_sqlalchemy, prepared, parameters)
+    driver, state = route.driver, route.state
     begin = (
         not state.queued
-        and not connection.autocommit
-        and connection.pgconn.transaction_status == TransactionStatus.IDLE
+        and not driver.autocommit
+        and driver.pgconn.transaction_status == TransactionStatus.IDLE
     )
-    return await run_on_libpq(
-        connection,
-        state,
-        dialect,
-        prepared,
-        parameters,
-        begin=begin,
-        deferred=deferred,
-        collect=collect,
-    )
+    try:
+        return await run_on_libpq(
+            driver,
+            state,
+            route.dialect,
+            prepared,
+            parameters,
+            begin=begin,
+            deferred=deferred,
+            collect=collect,
+        )
+    except DBAPIError as error:
+        if error.connection_invalidated:
+            await drop_lost(route.connection, error)
+        raise
 
 
 async def run_on_psycopg(
@@ -510,29 +543,22 @@ async def run_on_psycopg(
     collect: Pending | None = None,
 ) -> Rows:
     """``prepared`` on the session's psycopg connection (``driver``, its psycopg connection,
-    when the caller has it), in its current transaction: through libpq (``run_on_writer``,
+    when the caller has it), in its current transaction: through libpq (``run_on_route``,
     ``deferred`` and ``collect`` there) where the connection allows it, else on psycopg's
     cursor, and through SQLAlchemy while something listens to the SQL it sends (``deferred``
     and ``collect`` have no effect on those two: the statement runs at once)."""
+    if driver is None:
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert driver is not None
+    route = writer_route(connection, driver)
+    if route is not None:
+        return await run_on_route(route, prepared, parameters, deferred=deferred, collect=collect)
     sync_connection = connection.sync_connection
     assert sync_connection is not None
     if observed(sync_connection):
         return await connection.run_sync(through_sqlalchemy, prepared, parameters)
-    if driver is None:
-        driver = (await connection.get_raw_connection()).driver_connection
-        assert driver is not None
-    dialect = connection.dialect
     try:
-        if writes_through_libpq(driver):
-            return await run_on_writer(
-                driver,
-                numbered_twin(dialect),
-                prepared,
-                parameters,
-                deferred=deferred,
-                collect=collect,
-            )
-        return await run_on_psycopg_driver(driver, dialect, prepared, parameters)
+        return await run_on_psycopg_driver(driver, connection.dialect, prepared, parameters)
     except DBAPIError as error:
         if error.connection_invalidated:
             await drop_lost(connection, error)

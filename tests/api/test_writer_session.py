@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import select
 
+from app import pg_writer_session
 from app.db import Database, after_commit, run_prepared
 from app.models import Customer
 from app.pg_writer_session import WriterSession
@@ -226,3 +227,35 @@ async def test_a_connection_lost_under_a_statement_rolls_back_quietly(
     finally:
         await writer.close()
     assert await _names(clean_database) == ["Retried on a new connection"]
+
+
+async def test_the_route_to_libpq_is_worked_out_once_per_connection(
+    db: Database, clean_database: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write's statements after its first go straight to libpq; a new connection (the last
+    one lost) gets a route of its own."""
+    worked_out: list[int] = []
+    real = pg_writer_session.writer_route
+
+    def counted(connection: Any, driver: Any) -> Any:
+        worked_out.append(driver.info.backend_pid)
+        return real(connection, driver)
+
+    monkeypatch.setattr(pg_writer_session, "writer_route", counted)
+    writer = db.new_session(write=True)
+    try:
+        lost = (await run_prepared(writer, BACKEND))[0].pid
+        await _insert(writer, _customer("First"))
+        await _insert(writer, _customer("Second"), deferred=False)
+        assert worked_out == [lost]
+        with clean_database.connect() as admin:
+            admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": lost})
+        with pytest.raises(DBAPIError):
+            await writer.commit()
+        await writer.rollback()
+        await _insert(writer, _customer("Third"))
+        await writer.commit()
+    finally:
+        await writer.close()
+    assert len(worked_out) == 2 and worked_out[1] != lost
+    assert await _names(clean_database) == ["Third"]
