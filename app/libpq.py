@@ -470,8 +470,9 @@ def writes_through_libpq(connection: psycopg.AsyncConnection[Any]) -> bool:
 
 @dataclass(slots=True)
 class WriterRoute:
-    """The way from a writer's session to its connection's libpq, worked out once for the
-    statements of its transaction (``writer_route``, ``run_on_route``)."""
+    """The way from a writer's session to its connection's libpq, worked out at its first
+    statement and kept for as long as it holds that connection (``writer_route``,
+    ``run_on_route``)."""
 
     connection: AsyncConnection
     sync_connection: Connection

@@ -71,16 +71,15 @@ class ParkedConnections:
     """
 
     __slots__ = (
-        "engine", "size", "recycle_seconds", "idle", "stale", "loop", "losses", "_dropping"
+        "size", "recycle_seconds", "idle", "stale", "loop", "losses", "_dropping"
     )  # fmt: skip
 
     def __init__(self, engine: AsyncEngine, size: int, recycle_seconds: float) -> None:
-        self.engine = engine
         self.size = size
         self.recycle_seconds = recycle_seconds
         # Each parked connection with the time it was first parked.
         self.idle: list[tuple[AsyncConnection, float]] = []
-        self.stale: list[AsyncConnection] = []  # parked when the pool was replaced
+        self.stale: list[AsyncConnection] = []  # parked when a connection was lost
         self.loop: asyncio.AbstractEventLoop | None = None
         self.losses = 0  # connections lost (invalidated) or pools replaced, so far
         self._dropping = False  # while dropping the stale ones (their invalidation is ours)
