@@ -43,12 +43,15 @@ from app.libpq import (
     writer_at_rest,
     writer_route,
 )
-from app.prepared import Prepared, Rows, through_sqlalchemy
+from app.prepared import Prepared, Rows
 from app.psycopg_readers import PreparedFirstSession
 
 # A writer's connection's: when it was first parked (None: not yet), and how many connections
 # had been lost when it was taken (``ParkedConnections``).
 Ticket = tuple[float | None, int]
+# A parked connection (None: none fit) and the ticket for it or for the pool's next one.
+Taken = tuple[AsyncConnection | None, Ticket]
+NOTHING_PARKED: Taken = (None, (None, 0))  # a writer without ``ParkedConnections``
 
 
 class ParkedConnections:
@@ -93,30 +96,25 @@ class ParkedConnections:
         self.stale.extend(connection for connection, _ in self.idle)
         self.idle.clear()
 
-    def ticket(self) -> Ticket:
-        """What a writer keeps with a connection it checked out of the pool itself."""
-        return None, self.losses
-
-    async def take(self) -> tuple[AsyncConnection, Ticket] | None:
-        """A parked connection fit for a new transaction and its ticket, or None (then the
-        pool's)."""
-        await self._drop_stale()
+    async def take(self) -> Taken:
+        """A parked connection fit for a new transaction, or None (then the writer checks one
+        out of the pool), with the ticket the writer keeps for it."""
+        if self.stale:
+            await self._drop_stale()
         idle = self.idle
-        if not idle:
-            return None
-        if self.loop is not asyncio.get_running_loop():  # parked on a loop since closed
+        if idle and self.loop is not asyncio.get_running_loop():  # parked on a closed loop
             idle.clear()
-            return None
-        connection, since = idle.pop()
-        if time.monotonic() - since > self.recycle_seconds:
+        if idle:
+            connection, since = idle.pop()
+            if time.monotonic() - since <= self.recycle_seconds:
+                return connection, (since, self.losses)
             await connection.close()  # the pool replaces it at a checkout, if as old
-            return None
-        return connection, (since, self.losses)
+        return None, (None, self.losses)
 
-    def take_in_bridge(self) -> tuple[AsyncConnection, Ticket] | None:
+    def take_in_bridge(self) -> Taken:
         """``take`` from inside SQLAlchemy's asyncio bridge."""
         if not self.idle and not self.stale:
-            return None
+            return None, (None, self.losses)
         return await_only(self.take())
 
     async def give_back(self, connection: AsyncConnection, ticket: Ticket) -> None:
@@ -197,15 +195,15 @@ class WriterSession(PreparedFirstSession):
         connection = await self._live()
         if connection is None:
             parked = self._parked
-            taken = await parked.take() if parked is not None else None
-            if taken is None:
-                if parked is not None:
-                    self._ticket = parked.ticket()
-                connection = await self._engine.connect()
-            else:
-                connection, self._ticket = taken
-            self._connection = connection
-        return connection, self._driver(connection)
+            connection = self._adopt(await parked.take() if parked else NOTHING_PARKED)
+            if connection is None:
+                connection = self._connection = await self._engine.connect()
+        return connection, _driver_of(connection)
+
+    def _adopt(self, taken: Taken) -> AsyncConnection | None:
+        """Hold the parked connection ``taken`` (if any) and keep its ticket."""
+        self._connection, self._ticket = taken
+        return self._connection
 
     async def _live(self) -> AsyncConnection | None:
         """The connection taken, unless it was lost (invalidated): that one is given back to
@@ -232,17 +230,10 @@ class WriterSession(PreparedFirstSession):
         if route is None or route.connection.invalidated:
             connection, driver = await self.checked_out()
             route = self._route = writer_route(connection, driver)
-            if route is None:
-                if connection.dialect.driver == "psycopg":
-                    return await run_on_psycopg(
-                        connection,
-                        statement,
-                        parameters,
-                        driver,
-                        deferred=deferred,
-                        collect=collect,
-                    )
-                return await connection.run_sync(through_sqlalchemy, statement, parameters)
+            if route is None:  # psycopg's cursor, or SQLAlchemy (``run_on_psycopg``)
+                return await run_on_psycopg(
+                    connection, statement, parameters, driver, deferred=deferred, collect=collect
+                )
         return await run_on_route(route, statement, parameters, deferred=deferred, collect=collect)
 
     async def _give_back(self) -> None:
@@ -262,17 +253,15 @@ class WriterSession(PreparedFirstSession):
     def sync_connection(self) -> Connection:
         """The writer's connection for the ORM (inside the asyncio bridge, where it may wait
         for the pool)."""
-        if self._connection is None:
+        connection = self._connection
+        if connection is None:
             parked = self._parked
-            taken = parked.take_in_bridge() if parked is not None else None
-            if taken is None:
-                if parked is not None:
-                    self._ticket = parked.ticket()
+            connection = self._adopt(parked.take_in_bridge() if parked else NOTHING_PARKED)
+            if connection is None:
                 engine = self._engine
-                self._connection = AsyncConnection(engine, engine.sync_engine.connect())
-            else:
-                self._connection, self._ticket = taken
-        sync_connection = self._connection.sync_connection
+                connection = AsyncConnection(engine, engine.sync_engine.connect())
+                self._connection = connection
+        sync_connection = connection.sync_connection
         assert sync_connection is not None
         return sync_connection
 
@@ -282,12 +271,6 @@ class WriterSession(PreparedFirstSession):
     def _orm_took_part(self) -> bool:
         return self.orm_used and self.sync_session.in_transaction()
 
-    @staticmethod
-    def _driver(connection: AsyncConnection) -> Any:
-        sync_connection = connection.sync_connection
-        assert sync_connection is not None
-        return sync_connection.connection.driver_connection
-
     async def commit(self) -> None:
         if self._orm_took_part():
             await super().commit()
@@ -295,7 +278,7 @@ class WriterSession(PreparedFirstSession):
         connection = await self._live()
         if connection is not None:
             try:
-                await finish_writer(self._driver(connection), connection.dialect, commit=True)
+                await finish_writer(_driver_of(connection), connection.dialect, commit=True)
             except DBAPIError as error:
                 if error.connection_invalidated:
                     await self._drop(connection, error)
@@ -311,7 +294,7 @@ class WriterSession(PreparedFirstSession):
         if connection is None:
             return
         try:
-            await finish_writer(self._driver(connection), connection.dialect, commit=False)
+            await finish_writer(_driver_of(connection), connection.dialect, commit=False)
         except DBAPIError as error:  # lost with its server: dropped, nothing left to undo
             await self._drop(connection, error)
 
